@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures (once) and builds zlayer-agent into ./build with Ninja. Extra arguments go to CMake's
+# configure step, e.g. -DZLAYER_WERROR=ON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -G Ninja "$@" >/dev/null
+cmake --build build

@@ -1,0 +1,8 @@
+#include "cli/commands.h"
+
+namespace zlayer::cli {
+
+// The explicit list of verbs: no static self-registration (docs/design.md).
+void register_commands(CLI::App& app, Commands& commands) { register_version(app, commands); }
+
+}  // namespace zlayer::cli

@@ -1,0 +1,24 @@
+// The subcommands of zlayer-agent. register_commands() adds every verb to the CLI11 app; after
+// parsing, Commands::run() executes the chosen one and returns the process exit code (0 ok,
+// 1 failure, 2 usage error — ../shared/DESIGN.md §3). Main thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string_view>
+
+namespace zlayer::cli {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+struct Commands {
+  std::function<int()> selected;  // set by the chosen subcommand's callback
+  int run() const { return selected ? selected() : 2; }
+};
+
+void register_commands(CLI::App& app, Commands& commands);
+
+// One registration function per cmd_<verb>.cc.
+void register_version(CLI::App& app, Commands& commands);
+
+}  // namespace zlayer::cli

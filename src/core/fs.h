@@ -1,0 +1,71 @@
+// File-system helpers shared by every component: an owning file descriptor, crash-safe file
+// replacement (temp name, fsync, rename, fsync of the directory), advisory locks, and recursive
+// removal that never follows symlinks. Thread-safe (no shared state).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace zlayer {
+
+// Owns one file descriptor; closes it on destruction. Move-only.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  [[nodiscard]] int get() const { return fd_; }
+  [[nodiscard]] bool valid() const { return fd_ >= 0; }
+  int release();
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// Writes `content` to `path` atomically: a temp file in the same directory, fsync, rename over
+// `path`, fsync the directory. A crash leaves either the old or the new file, never a mix.
+// mode: permission bits of the new file. Errors: errno-mapped (kResourceExhausted on ENOSPC).
+Status atomic_write_file(const std::filesystem::path& path, std::string_view content,
+                         unsigned mode = 0644);
+
+// Reads a whole regular file. Errors: kNotFound, errno-mapped others.
+Result<std::string> read_file(const std::filesystem::path& path);
+
+// mkdir -p with `mode` for the directories it creates.
+Status make_dirs(const std::filesystem::path& path, unsigned mode = 0755);
+
+// Removes `path` and everything below it without following symlinks (a symlink is removed, not
+// its target). Missing `path` is success. Errors: errno-mapped.
+Status remove_tree(const std::filesystem::path& path);
+
+// fsync of a directory, so a rename inside it is durable.
+Status fsync_dir(const std::filesystem::path& dir);
+
+// An exclusive advisory lock (flock) on a lock file, held until destruction. Works across
+// processes and across threads of one process (each FileLock opens its own description).
+class FileLock {
+ public:
+  // Blocks until the lock on `path` (created if missing, parent directories too) is held.
+  static Result<FileLock> acquire(const std::filesystem::path& path);
+  // Returns kUnavailable at once when another holder has it.
+  static Result<FileLock> try_acquire(const std::filesystem::path& path);
+
+ private:
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+// A fresh private temporary directory under `parent` (mkdtemp), named `prefix`XXXXXX.
+Result<std::filesystem::path> make_temp_dir(const std::filesystem::path& parent,
+                                            std::string_view prefix);
+
+}  // namespace zlayer
