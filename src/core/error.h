@@ -71,8 +71,9 @@ inline tl::unexpected<Error> unexpected(Error e) { return tl::unexpected<Error>(
   if (!tmp) return ::zlayer::unexpected(std::move(tmp).error());         \
   auto var = std::move(*tmp)
 #define ZLAYER_TRY(var, expr) ZLAYER_TRY_IMPL(ZLAYER_CONCAT(zlayer_try_, __LINE__), var, expr)
-#define ZLAYER_CHECK(expr)                                              \
-  do {                                                                  \
-    auto zlayer_check_ = (expr);                                        \
-    if (!zlayer_check_) return ::zlayer::unexpected(std::move(zlayer_check_).error()); \
+#define ZLAYER_CHECK_IMPL(tmp, expr)                                           \
+  do {                                                                         \
+    auto tmp = (expr);                                                         \
+    if (!tmp) return ::zlayer::unexpected(std::move(tmp).error());             \
   } while (0)
+#define ZLAYER_CHECK(expr) ZLAYER_CHECK_IMPL(ZLAYER_CONCAT(zlayer_check_, __COUNTER__), expr)

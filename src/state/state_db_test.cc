@@ -1,0 +1,55 @@
+#include "state/state_db.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace zlayer::state {
+namespace {
+
+TEST(StateDb, CreatesSchemaAndRoundTripsValues) {
+  testing::TempDir dir;
+  auto path = dir.path() / "state.db";
+  {
+    auto db = StateDb::open(path);
+    ASSERT_TRUE(db) << db.error().message;
+    ASSERT_TRUE(db->exec(
+        "INSERT INTO images VALUES (?1, ?2, NULL, ?3, 'linux/amd64', ?4, 'oci', 0)",
+        {std::string("docker.io/library/busybox:latest"), std::string("sha256:aa"),
+         std::string("sha256:bb"), std::int64_t{1234}}));
+  }
+  auto reopened = StateDb::open(path);
+  ASSERT_TRUE(reopened);
+  auto rows = reopened->query("SELECT name, size, index_digest FROM images");
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(as_string((*rows)[0][0]), "docker.io/library/busybox:latest");
+  EXPECT_EQ(as_int((*rows)[0][1]), 1234);
+  EXPECT_TRUE(std::holds_alternative<std::nullptr_t>((*rows)[0][2]));
+}
+
+TEST(StateDb, FailedTransactionRollsBack) {
+  testing::TempDir dir;
+  auto db = StateDb::open(dir.path() / "state.db");
+  ASSERT_TRUE(db);
+  auto r = db->transaction([&]() -> Status {
+    ZLAYER_CHECK(db->exec("INSERT INTO deployments VALUES ('d', 'spec', 'up', NULL, 0)"));
+    return make_error(Errc::kCancelled, "stop");
+  });
+  ASSERT_FALSE(r);
+  auto rows = db->query("SELECT COUNT(*) FROM deployments");
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(as_int((*rows)[0][0]), 0);
+}
+
+TEST(StateDb, BadSqlNamesTheDatabase) {
+  testing::TempDir dir;
+  auto db = StateDb::open(dir.path() / "state.db");
+  ASSERT_TRUE(db);
+  auto r = db->query("SELEKT 1");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("state.db"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace zlayer::state
