@@ -12,7 +12,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   docker-registry busybox-static skopeo umoci apache2-utils openssl ca-certificates
-  hyperfine time python3 iproute2 util-linux
+  hyperfine time python3 iproute2 util-linux curl
 )
 
 if [ "$(id -u)" -ne 0 ]; then
