@@ -2,12 +2,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -22,9 +19,12 @@
 
 #include "core/fs.h"
 #include "image/manifest.h"
+#include "image/tree_at.h"
 
 namespace zlayer::image {
 namespace {
+
+using detail::open_beneath;
 
 constexpr std::size_t kReadBlock = 1 << 20;
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
@@ -39,18 +39,6 @@ std::string_view compression_name(Compression c) {
     case Compression::kUnknown: break;
   }
   return "unknown";
-}
-
-// openat2 beneath `dirfd`: the kernel refuses ".." above it, absolute symlinks and magic links
-// (EXDEV/ELOOP), so nothing we open can lie outside the snapshot.
-int open_beneath(int dirfd, const std::string& path, std::uint64_t flags) {
-  struct open_how how {};
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  for (;;) {
-    long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
-    if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-  }
 }
 
 // "./a//b/../c/" -> "a/c"; nullopt for absolute names and ".." above the root. "" is the root.
@@ -90,40 +78,6 @@ std::string join(const std::string& parent, const std::string& name) {
 
 bool overlay_xattr(std::string_view name) {
   return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
-}
-
-// Removes the contents of the directory open at `dirfd` (consumed) without following symlinks.
-int remove_contents(int dirfd) {
-  DIR* dir = ::fdopendir(dirfd);
-  if (dir == nullptr) {
-    int err = errno;
-    ::close(dirfd);
-    return err;
-  }
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string_view name = entry->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  int err = 0;
-  for (const auto& name : names) {
-    if (::unlinkat(::dirfd(dir), name.c_str(), 0) == 0 || errno == ENOENT) continue;
-    if (errno != EISDIR) {
-      err = errno;
-      break;
-    }
-    int child = ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (child < 0 || (err = remove_contents(child)) != 0) {
-      if (child < 0) err = errno;
-      break;
-    }
-    if (::unlinkat(::dirfd(dir), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      err = errno;
-      break;
-    }
-  }
-  ::closedir(dir);
-  return err;
 }
 
 // The decompressed layer stream, hashed as it passes to the tar reader. Plain blobs are read
@@ -362,15 +316,8 @@ Result<int> Extractor::parent_fd(const std::string& parent) {
 
 Status Extractor::remove_existing(int dirfd, const std::string& name) {
   cached_fd_.reset();
-  if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return {};
-  if (errno != EISDIR) return fail("removing the existing entry", errno);
-  int child = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (child < 0) return fail("opening the existing directory", errno);
-  if (int err = remove_contents(child); err != 0) {
-    return fail("removing the existing directory", err);
-  }
-  if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-    return fail("removing the existing directory", errno);
+  if (int err = detail::remove_entry(dirfd, name); err != 0) {
+    return fail("removing the existing entry", err);
   }
   return {};
 }
