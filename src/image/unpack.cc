@@ -315,7 +315,9 @@ Result<int> Extractor::parent_fd(const std::string& parent) {
 }
 
 Status Extractor::remove_existing(int dirfd, const std::string& name) {
-  cached_fd_.reset();
+  // `dirfd` may be the cached fd: keep it open until the removal is done.
+  UniqueFd invalidated = std::move(cached_fd_);
+  cached_parent_.clear();
   if (int err = detail::remove_entry(dirfd, name); err != 0) {
     return fail("removing the existing entry", err);
   }
