@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/fs.h"
+#include "core/sigpipe.h"
 #include "image/registry_auth.h"
 
 namespace zlayer::image {
@@ -476,7 +477,12 @@ struct RegistryClient::Impl {
       }
     }
 
-    hop.code = curl_easy_perform(curl);
+    {
+      // CURLOPT_NOSIGNAL (needed with threads) also stops libcurl from ignoring SIGPIPE, which
+      // OpenSSL raises when a server closes a TLS connection under us.
+      ScopedSigpipeBlock no_sigpipe;
+      hop.code = curl_easy_perform(curl);
+    }
     hop.curl_message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(hop.code);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &hop.status);
     if (hop.code == CURLE_OK && is_redirect(hop.status)) {
