@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "core/fs.h"
+#include "core/sigpipe.h"
 
 extern char** environ;
 
@@ -72,6 +73,8 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
   out.write.reset();
   err.write.reset();
 
+  // A child that exits without reading all of its input must cost us EPIPE, not the process.
+  ScopedSigpipeBlock no_sigpipe;
   SubprocessResult result;
   std::string_view pending = options.input;
   if (pending.empty()) in.write.reset();

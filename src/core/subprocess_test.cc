@@ -22,6 +22,16 @@ TEST(Subprocess, LargeInputAndOutputDoNotDeadlock) {
   EXPECT_EQ(r->out.size(), big.size());
 }
 
+TEST(Subprocess, ChildThatIgnoresItsInputDoesNotKillUsWithSigpipe) {
+  // `true` exits at once; writing 4 MiB to its closed stdin raises SIGPIPE in this thread.
+  std::string big(4 << 20, 'x');
+  for (int i = 0; i < 3; ++i) {
+    auto r = run_subprocess({"true"}, {.input = big});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->exit_code, 0);
+  }
+}
+
 TEST(Subprocess, MissingProgramIsNotFound) {
   auto r = run_subprocess({"zlayer-no-such-program"});
   ASSERT_FALSE(r);

@@ -3,8 +3,9 @@
 // per-registry CA directory like Docker's certs.d; anonymous, basic and bearer-token auth from the
 // WWW-Authenticate challenge (tokens cached per registry+scope); credentials from the Docker
 // config file (auths, credsStore, credHelpers); retries with backoff on 5xx and dropped
-// connections. Thread-safe: several threads may fetch blobs at once (one curl handle per call,
-// the token cache behind a mutex).
+// connections. Thread-safe: several threads may fetch blobs at once (each call borrows its own curl
+// easy handle from a pool, so kept-alive connections are reused; tokens and credentials are cached
+// behind mutexes).
 #pragma once
 
 #include <chrono>
@@ -33,6 +34,13 @@ struct RegistryOptions {
   std::chrono::milliseconds initial_backoff{200};         // doubles per retry, capped at 5 s
   std::chrono::seconds connect_timeout{30};
   std::string user_agent = "zlayer-agent/0.1";
+  // A transfer that moves less than 1 byte/s for this long is abandoned and retried (a stalled
+  // connection otherwise hangs a pull forever).
+  std::chrono::seconds stall_timeout{60};
+  // Use https (with certs_dir) even for loopback registries, which otherwise get plain http as
+  // Docker gives them. For a local registry that serves TLS (like `docker pull` of an https
+  // registry listed nowhere as insecure), and for tests of the TLS path.
+  bool force_https_for_loopback = false;
 
   // The defaults above with docker_config resolved from the environment.
   static RegistryOptions default_options();
@@ -53,8 +61,13 @@ class RegistryClient {
 
   // GET /v2/<repo>/manifests/<tag|digest> with the full Accept list. When `ref` names a digest,
   // the body's digest must match it. Errors: kNotFound (unknown repository/tag, naming the
-  // reference), kPermissionDenied (401/403 after auth, naming the registry), kUnavailable
-  // (connection failed or 5xx after all retries), kInvalidArgument (digest mismatch).
+  // reference), kPermissionDenied (401/403 after auth, naming the registry and whether
+  // credentials were used), kUnavailable (connection failed, or 5xx/429 after max_attempts),
+  // kFailedPrecondition (TLS certificate not trusted — add the CA to certs_dir/<host:port>/ — or a
+  // credential helper that fails), kInvalidArgument (digest mismatch, body larger than 4 MiB,
+  // another 4xx answer), kUnsupported (a digest algorithm other than sha256, an auth scheme other
+  // than Basic/Bearer). Redirects are followed; the Authorization header only goes to the
+  // registry's own scheme://host:port.
   Result<FetchedManifest> fetch_manifest(const Reference& ref);
 
   // Same with an explicit digest in `ref`'s repository (children of an index).
