@@ -225,6 +225,26 @@ TEST(ImageBuilderTest, WritesAnOciLayoutWithDiffIdsAndRefNames) {
   EXPECT_EQ(index["manifests"][1]["digest"], again->at("v1").digest);
 }
 
+TEST(ImageBuilderTest, EqualInputsGiveEqualDigests) {
+  // Shared layers must be byte-identical blobs, or a second image re-downloads them.
+  TempDir dir("zlayer-layout-");
+  std::string tar = TarBuilder().file("same.txt", std::string(100000, 'x')).tar();
+  OciImage gzip_image;
+  gzip_image.add_layer(tar, TarCompression::kGzip).add_layer(tar, TarCompression::kZstd);
+  auto a = write_layout(dir.path() / "a", {{"t", gzip_image}});
+  auto b = write_layout(dir.path() / "b", {{"t", gzip_image}});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->at("t").digest, b->at("t").digest);
+  EXPECT_EQ(a->at("t").manifests[0].layer_digests, b->at("t").manifests[0].layer_digests);
+  // Both writes may fall in the same second, so check the cause too: gzip's MTIME field is 0.
+  auto gz = read_file(dir.path() / "a" / "blobs" / "sha256" /
+                      a->at("t").manifests[0].layer_digests[0].substr(7));
+  ASSERT_TRUE(gz);
+  ASSERT_GT(gz->size(), 8u);
+  EXPECT_EQ(gz->substr(0, 2), "\x1f\x8b");
+  EXPECT_EQ(gz->substr(4, 4), std::string(4, '\0'));
+}
+
 TEST(ImageBuilderTest, BusyboxLayoutUnpacksWithUmociAndRuns) {
   TempDir dir("zlayer-layout-");
   auto layout = dir.path() / "layout";
