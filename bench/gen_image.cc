@@ -63,7 +63,7 @@ std::string file_content(Random& random, std::size_t size) {
   return out;
 }
 
-// One data layer of about `bytes` uncompressed: files from 1 KiB to 1 MiB (log-uniform, so
+// One data layer of about `bytes` uncompressed: files from 1 KiB to 2 MiB (roughly log-uniform, so
 // both per-file overhead and streaming throughput count) under layer<index>/d<k>/.
 std::string data_layer(std::uint64_t seed, int index, std::size_t bytes) {
   Random random(seed * 1000003 + static_cast<std::uint64_t>(index));
@@ -75,7 +75,7 @@ std::string data_layer(std::uint64_t seed, int index, std::size_t bytes) {
   while (total < bytes) {
     int dir = files / 64;
     if (files % 64 == 0) tar.dir(root + "/d" + std::to_string(dir));
-    std::size_t size = std::size_t{1024} << random.below(11);  // 1 KiB .. 1 MiB
+    std::size_t size = std::size_t{1024} << random.below(11);  // 1 KiB .. 1 MiB, then up to twice that
     size += random.below(size);
     size = std::min(size, bytes - total);
     tar.file(root + "/d" + std::to_string(dir) + "/f" + std::to_string(files),
