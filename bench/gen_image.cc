@@ -75,7 +75,8 @@ std::string data_layer(std::uint64_t seed, int index, std::size_t bytes) {
   while (total < bytes) {
     int dir = files / 64;
     if (files % 64 == 0) tar.dir(root + "/d" + std::to_string(dir));
-    std::size_t size = std::size_t{1024} << random.below(11);  // 1 KiB .. 1 MiB, then up to twice that
+    std::size_t size = std::size_t{1024}
+                       << random.below(11);  // 1 KiB .. 1 MiB, then up to twice that
     size += random.below(size);
     size = std::min(size, bytes - total);
     tar.file(root + "/d" + std::to_string(dir) + "/f" + std::to_string(files),
@@ -129,7 +130,8 @@ int run(int argc, char** argv) {
   std::int64_t compressed = 0;
   for (auto s : m1.layer_sizes) compressed += s;
   std::int64_t uncompressed = 0;
-  for (const auto& layer : big.layers()) uncompressed += static_cast<std::int64_t>(layer.tar.size());
+  for (const auto& layer : big.layers())
+    uncompressed += static_cast<std::int64_t>(layer.tar.size());
 
   if (!registry.empty()) {
     zlayer::testing::RegistryEndpoint endpoint{registry, {}, {}, {}};

@@ -177,7 +177,8 @@ LayoutArgument parse_layout_argument(std::string_view arg) {
 Status check_layout_version(const std::filesystem::path& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
-    if (errno == ENOENT) return errorf(Errc::kNotFound, "OCI layout directory {} does not exist", dir.string());
+    if (errno == ENOENT)
+      return errorf(Errc::kNotFound, "OCI layout directory {} does not exist", dir.string());
     return sys_error(fmt::format("OCI layout directory {}", dir.string()), errno);
   }
   if (!S_ISDIR(st.st_mode)) {
@@ -188,8 +189,8 @@ Status check_layout_version(const std::filesystem::path& dir) {
   ZLAYER_TRY(doc, read_json(path, "{\"imageLayoutVersion\":\"1.0.0\"}"));
   auto version = doc.find("imageLayoutVersion");
   if (version == doc.end() || !version->is_string()) {
-    return errorf(Errc::kInvalidArgument, "{}: \"imageLayoutVersion\" is missing (expected \"1.0.0\")",
-                  path.string());
+    return errorf(Errc::kInvalidArgument,
+                  "{}: \"imageLayoutVersion\" is missing (expected \"1.0.0\")", path.string());
   }
   auto text = version->get<std::string>();
   // Same major version: 1.x layouts are compatible by the spec's versioning rules.
@@ -270,8 +271,8 @@ Result<LayoutSelection> select_layout_image(const std::filesystem::path& dir,
     found = &d;
   }
   if (found == nullptr) {
-    return errorf(Errc::kNotFound, "OCI layout {} has no tag \"{}\" (tags found: {})",
-                  dir.string(), *tag, quoted_list(tags));
+    return errorf(Errc::kNotFound, "OCI layout {} has no tag \"{}\" (tags found: {})", dir.string(),
+                  *tag, quoted_list(tags));
   }
   return LayoutSelection{dir, *tag, *found};
 }
@@ -328,7 +329,8 @@ Result<std::string> read_layout_blob(const std::filesystem::path& dir, const Dig
   }
   ZLAYER_TRY(fd, open_layout_blob(dir, digest));
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return sys_error(fmt::format("stat blob {}", digest.str()), errno);
+  if (::fstat(fd.get(), &st) != 0)
+    return sys_error(fmt::format("stat blob {}", digest.str()), errno);
   if (expected_size >= 0 && st.st_size != expected_size) {
     return errorf(Errc::kInvalidArgument,
                   "OCI layout {}: blob {}: size mismatch: expected {} bytes, got {}", dir.string(),
@@ -336,8 +338,8 @@ Result<std::string> read_layout_blob(const std::filesystem::path& dir, const Dig
   }
   if (st.st_size > max_size) {
     return errorf(Errc::kResourceExhausted,
-                  "OCI layout {}: blob {} is {} bytes, more than the {} allowed here",
-                  dir.string(), digest.str(), static_cast<std::int64_t>(st.st_size), max_size);
+                  "OCI layout {}: blob {} is {} bytes, more than the {} allowed here", dir.string(),
+                  digest.str(), static_cast<std::int64_t>(st.st_size), max_size);
   }
   std::string bytes;
   bytes.resize(static_cast<std::size_t>(st.st_size));
@@ -364,8 +366,9 @@ Result<std::string> read_layout_blob(const std::filesystem::path& dir, const Dig
   }
   Digest actual = sha256_of(bytes);
   if (actual != digest) {
-    return errorf(Errc::kInvalidArgument, "OCI layout {}: blob {}: digest mismatch: got {} ({} bytes)",
-                  dir.string(), digest.str(), actual.str(), done);
+    return errorf(Errc::kInvalidArgument,
+                  "OCI layout {}: blob {}: digest mismatch: got {} ({} bytes)", dir.string(),
+                  digest.str(), actual.str(), done);
   }
   return bytes;
 }

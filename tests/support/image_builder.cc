@@ -36,7 +36,9 @@ std::string layer_media_type(TarCompression compression) {
   return "application/vnd.oci.image.layer.v1.tar";
 }
 
-std::string hex_of(std::string_view digest) { return std::string(digest.substr(digest.find(':') + 1)); }
+std::string hex_of(std::string_view digest) {
+  return std::string(digest.substr(digest.find(':') + 1));
+}
 
 // Writes a blob under blobs/sha256/ unless present. No fsync: test data, and layouts of tens of
 // megabytes would spend most of their time there.
@@ -129,11 +131,11 @@ Result<WrittenManifest> write_image(const std::filesystem::path& dir, const OciI
   std::string config = config_json(image, written.diff_ids).dump();
   ZLAYER_TRY(config_digest, write_blob(dir, config));
   written.config_digest = config_digest;
-  json manifest{{"schemaVersion", 2},
-                {"mediaType", kOciManifest},
-                {"config", descriptor(kOciConfig, config_digest,
-                                      static_cast<std::int64_t>(config.size()))},
-                {"layers", layers}};
+  json manifest{
+      {"schemaVersion", 2},
+      {"mediaType", kOciManifest},
+      {"config", descriptor(kOciConfig, config_digest, static_cast<std::int64_t>(config.size()))},
+      {"layers", layers}};
   if (!image.annotations().empty()) manifest["annotations"] = image.annotations();
   std::string body = manifest.dump();
   ZLAYER_TRY(manifest_digest, write_blob(dir, body));
@@ -271,9 +273,10 @@ Result<std::string> busybox_rootfs_tar() {
   }
   TarBuilder tar;
   tar.dir("bin").file("bin/busybox", *busybox, {.mode = 0755});
-  for (const char* applet : {"sh", "ls", "echo", "cat", "true", "false", "sleep", "env", "id",
-                             "mkdir", "rm", "touch", "printf", "grep", "head", "pwd", "hostname",
-                             "kill", "wc", "test", "ps", "wget", "nc", "stat", "uname"}) {
+  for (const char* applet :
+       {"sh",    "ls",   "echo",  "cat",    "true", "false", "sleep", "env",      "id",
+        "mkdir", "rm",   "touch", "printf", "grep", "head",  "pwd",   "hostname", "kill",
+        "wc",    "test", "ps",    "wget",   "nc",   "stat",  "uname"}) {
     tar.symlink(fmt::format("bin/{}", applet), "busybox");
   }
   tar.dir("etc")
@@ -327,7 +330,8 @@ Status push(const std::filesystem::path& layout_dir, std::string_view tag,
   argv.push_back(fmt::format("oci:{}:{}", layout_dir.string(), tag));
   argv.push_back(fmt::format("docker://{}/{}", endpoint.host_port, name));
   auto out = tool_output(argv);
-  if (!out) return unexpected(out.error().wrap(fmt::format("pushing {}:{}", layout_dir.string(), tag)));
+  if (!out)
+    return unexpected(out.error().wrap(fmt::format("pushing {}:{}", layout_dir.string(), tag)));
   return {};
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <fmt/ranges.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -16,8 +17,6 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <fmt/ranges.h>
 
 #include "core/fs.h"
 #include "core/subprocess.h"
@@ -38,8 +37,8 @@ Result<std::string> run_tool(const std::vector<std::string>& argv) {
   auto result = run_subprocess(argv, {.timeout = std::chrono::seconds(60)});
   if (!result) return unexpected(result.error().wrap(fmt::format("running {}", argv[0])));
   if (result->exit_code != 0) {
-    return errorf(Errc::kInternal, "{} exited with {}: {}", fmt::join(argv, " "),
-                  result->exit_code, result->err);
+    return errorf(Errc::kInternal, "{} exited with {}: {}", fmt::join(argv, " "), result->exit_code,
+                  result->err);
   }
   return std::move(result->out);
 }
@@ -131,10 +130,25 @@ Status RegistryFixture::make_tls_material() {
   const auto& d = dir_.path();
   ca_cert_ = d / "ca.crt";
   // EC P-256 keys: generated in milliseconds, and both Go's TLS and OpenSSL accept them.
-  ZLAYER_CHECK(run_tool({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", d / "ca.key", "-out",
-                         ca_cert_, "-days", "2", "-subj", "/CN=zlayer test CA", "-addext",
-                         "basicConstraints=critical,CA:TRUE", "-addext",
+  ZLAYER_CHECK(run_tool({"openssl",
+                         "req",
+                         "-x509",
+                         "-newkey",
+                         "ec",
+                         "-pkeyopt",
+                         "ec_paramgen_curve:prime256v1",
+                         "-nodes",
+                         "-keyout",
+                         d / "ca.key",
+                         "-out",
+                         ca_cert_,
+                         "-days",
+                         "2",
+                         "-subj",
+                         "/CN=zlayer test CA",
+                         "-addext",
+                         "basicConstraints=critical,CA:TRUE",
+                         "-addext",
                          "keyUsage=critical,keyCertSign,cRLSign"}));
   ZLAYER_CHECK(run_tool({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", d / "server.key",
@@ -227,8 +241,7 @@ Status RegistryFixture::launch(int port) {
       pid_ = -1;
       std::string log_text = tail_of(log);
       if (log_text.find("address already in use") != std::string::npos) {
-        return errorf(Errc::kAlreadyExists, "port {} was taken before the registry bound it",
-                      port);
+        return errorf(Errc::kAlreadyExists, "port {} was taken before the registry bound it", port);
       }
       return errorf(Errc::kUnavailable, "docker-registry on {} exited (status {:#x}); log: {}",
                     host_port_, status, log_text);
@@ -237,7 +250,8 @@ Status RegistryFixture::launch(int port) {
     if (std::chrono::steady_clock::now() > deadline) {
       std::string log_text = tail_of(log);
       stop();
-      return errorf(Errc::kUnavailable, "docker-registry on {} did not answer GET /v2/ within {} s; log: {}",
+      return errorf(Errc::kUnavailable,
+                    "docker-registry on {} did not answer GET /v2/ within {} s; log: {}",
                     host_port_, kReadyTimeout.count(), log_text);
     }
     std::this_thread::sleep_for(kPollInterval);

@@ -50,8 +50,8 @@ json parse_json(const std::string& text) {
 void push_all_formats(const RegistryFixture& registry) {
   TempDir layout_dir("zlayer-layout-");
   auto layout = layout_dir.path() / "layout";
-  auto written = write_layout(layout, {{"busybox", busybox_or_fail()},
-                                       {"multi", multi_platform_index()}});
+  auto written =
+      write_layout(layout, {{"busybox", busybox_or_fail()}, {"multi", multi_platform_index()}});
   ASSERT_TRUE(written) << written.error().message;
 
   auto ok = push(layout, "busybox", registry, "test/busybox:oci", PushFormat::kOci);
@@ -137,9 +137,9 @@ TEST(RegistryFixtureTest, TlsRegistryNeedsCredentialsAndTrustsOnlyItsCa) {
     EXPECT_FALSE(inspect_raw(untrusted, "test/busybox:oci"));
 
     // The CA verifies the server for another client too (curl through openssl s_client's chain).
-    auto verify = run_subprocess({"openssl", "verify", "-CAfile", registry.ca_cert().string(),
-                                  "-verify_ip", "127.0.0.1",
-                                  (registry.ca_cert().parent_path() / "server.crt").string()});
+    auto verify =
+        run_subprocess({"openssl", "verify", "-CAfile", registry.ca_cert().string(), "-verify_ip",
+                        "127.0.0.1", (registry.ca_cert().parent_path() / "server.crt").string()});
     ASSERT_TRUE(verify);
     EXPECT_EQ(verify->exit_code, 0) << verify->out << verify->err;
 
@@ -250,8 +250,8 @@ TEST(ImageBuilderTest, BusyboxLayoutUnpacksWithUmociAndRuns) {
   auto layout = dir.path() / "layout";
   ASSERT_TRUE(write_layout(layout, {{"latest", busybox_or_fail()}}));
   auto bundle = dir.path() / "bundle";
-  auto unpack = run_subprocess({"umoci", "unpack", "--image", layout.string() + ":latest",
-                                bundle.string()});
+  auto unpack =
+      run_subprocess({"umoci", "unpack", "--image", layout.string() + ":latest", bundle.string()});
   ASSERT_TRUE(unpack) << unpack.error().message;
   ASSERT_EQ(unpack->exit_code, 0) << unpack->err;
   auto rootfs = bundle / "rootfs";
@@ -262,9 +262,9 @@ TEST(ImageBuilderTest, BusyboxLayoutUnpacksWithUmociAndRuns) {
   auto passwd = read_file(rootfs / "etc" / "passwd");
   ASSERT_TRUE(passwd);
   EXPECT_EQ(passwd->rfind("root:x:0:0:", 0), 0u);
-  EXPECT_EQ(std::filesystem::status(rootfs / "tmp").permissions() &
-                std::filesystem::perms::sticky_bit,
-            std::filesystem::perms::sticky_bit);
+  EXPECT_EQ(
+      std::filesystem::status(rootfs / "tmp").permissions() & std::filesystem::perms::sticky_bit,
+      std::filesystem::perms::sticky_bit);
 }
 
 }  // namespace
