@@ -32,9 +32,11 @@ std::string quoted_list(const std::vector<std::string>& items) {
 Result<json> read_json(const std::filesystem::path& path, std::string_view what) {
   auto text = read_file(path);
   if (!text) {
+    // The directory exists (checked first), so a missing file means a bad layout, not a missing
+    // image: kInvalidArgument, like every other malformed-layout error.
     if (text.error().code == Errc::kNotFound) {
-      return errorf(Errc::kNotFound, "{} is missing: {} is not an OCI image layout", path.string(),
-                    path.parent_path().string());
+      return errorf(Errc::kInvalidArgument, "{} is missing: {} is not an OCI image layout",
+                    path.string(), path.parent_path().string());
     }
     return unexpected(text.error().wrap(fmt::format("reading {}", path.string())));
   }

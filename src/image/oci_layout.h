@@ -42,14 +42,14 @@ struct LayoutArgument {
 LayoutArgument parse_layout_argument(std::string_view arg);
 
 // Checks `dir`/oci-layout is {"imageLayoutVersion":"1.0.0"} (any 1.x is accepted).
-// Errors: kNotFound when `dir` or the file is missing ("… is not an OCI image layout");
-// kInvalidArgument when it is not JSON or names another version; errno-mapped others.
+// Errors: kNotFound when `dir` does not exist; kInvalidArgument when it is not a directory, the
+// file is missing ("… is not an OCI image layout"), not JSON, or names another version;
+// errno-mapped others.
 Status check_layout_version(const std::filesystem::path& dir);
 
 // Checks oci-layout and parses `dir`/index.json (image-index.md).
-// Errors: those of check_layout_version; kNotFound when index.json is missing;
-// kInvalidArgument naming index.json and the bad field when it is not an image index or a
-// descriptor is malformed.
+// Errors: those of check_layout_version; kInvalidArgument naming index.json (and the bad field)
+// when it is missing, not an image index, or a descriptor is malformed.
 Result<ImageIndex> read_layout_index(const std::filesystem::path& dir);
 
 // The ref.name annotations of index.json, in file order (entries without one are skipped).

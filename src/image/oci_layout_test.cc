@@ -170,7 +170,7 @@ TEST_F(OciLayoutTest, BadLayoutsAreRefusedNamingTheFile) {
   ASSERT_EQ(::unlink(oci_layout.c_str()), 0);
   auto no_marker = list_layout_tags(layout_);
   ASSERT_FALSE(no_marker);
-  EXPECT_EQ(no_marker.error().code, Errc::kNotFound);
+  EXPECT_EQ(no_marker.error().code, Errc::kInvalidArgument);
   EXPECT_NE(no_marker.error().message.find("not an OCI image layout"), std::string::npos)
       << no_marker.error().message;
 
@@ -192,7 +192,7 @@ TEST_F(OciLayoutTest, BadLayoutsAreRefusedNamingTheFile) {
   ASSERT_EQ(::unlink(index_json.c_str()), 0);
   auto no_index = select_layout_image(layout_, "v1");
   ASSERT_FALSE(no_index);
-  EXPECT_EQ(no_index.error().code, Errc::kNotFound);
+  EXPECT_EQ(no_index.error().code, Errc::kInvalidArgument);
   EXPECT_NE(no_index.error().message.find(index_json), std::string::npos);
 }
 
