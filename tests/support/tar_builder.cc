@@ -119,6 +119,9 @@ std::string compress(std::string_view data, TarCompression compression) {
   archive_write_set_format_raw(a);
   if (compression == TarCompression::kGzip) {
     archive_write_add_filter_gzip(a);
+    // No timestamp in the gzip header: equal layers must give equal blobs (and digests), so
+    // images built twice share their layers as real builds do.
+    archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);
   } else {
     archive_write_add_filter_zstd(a);
   }
