@@ -20,5 +20,6 @@ void register_commands(CLI::App& app, Commands& commands);
 
 // One registration function per cmd_<verb>.cc.
 void register_version(CLI::App& app, Commands& commands);
+void register_image_commands(CLI::App& app, Commands& commands);  // pull, images, image …
 
 }  // namespace zlayer::cli
