@@ -95,6 +95,11 @@ StateDb::~StateDb() = default;
 
 Result<StateDb> StateDb::open(const std::filesystem::path& path) {
   if (path.has_parent_path()) ZLAYER_CHECK(make_dirs(path.parent_path(), 0700));
+  // Switching to WAL and creating the schema take locks that SQLite's busy handler does not wait
+  // for, so two processes opening a new database at once would see "database is locked". A file
+  // lock around set-up serialises them; it is released before any ordinary work.
+  auto setup_lock = FileLock::acquire(path.string() + ".lock");
+  if (!setup_lock) return unexpected(setup_lock.error());
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   int rc = sqlite3_open_v2(path.c_str(), &impl->db,

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "support/temp_dir.h"
 
 namespace zlayer::state {
@@ -49,6 +52,40 @@ TEST(StateDb, BadSqlNamesTheDatabase) {
   auto r = db->query("SELEKT 1");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("state.db"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace zlayer::state
+
+namespace zlayer::state {
+namespace {
+
+// Several processes opening one new database at once (e.g. two `zlayer-agent pull`s on a fresh
+// machine) all succeed.
+TEST(StateDb, ConcurrentFirstOpenFromProcesses) {
+  testing::TempDir dir;
+  auto path = dir.path() / "state.db";
+  std::vector<pid_t> children;
+  for (int i = 0; i < 6; ++i) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto db = StateDb::open(path);
+      if (!db) ::_exit(1);
+      auto ok = db->exec("INSERT INTO deployments VALUES (?1, 's', 'up', NULL, 0)",
+                         {std::string("d") + std::to_string(i)});
+      ::_exit(ok ? 0 : 2);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  }
+  auto db = StateDb::open(path);
+  ASSERT_TRUE(db);
+  EXPECT_EQ(as_int((*db->query("SELECT COUNT(*) FROM deployments"))[0][0]), 6);
 }
 
 }  // namespace
