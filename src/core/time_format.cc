@@ -258,14 +258,16 @@ Result<Clock::WallTime> parse_rfc3339(std::string_view text) {
     return rfc3339_error(text, "expected 'Z' or a +hh:mm/-hh:mm offset after the seconds");
   }
   if (!cursor.at_end()) {
-    return rfc3339_error(text,
-                         fmt::format("unexpected \"{}\" after the offset", text.substr(cursor.pos)));
+    return rfc3339_error(
+        text, fmt::format("unexpected \"{}\" after the offset", text.substr(cursor.pos)));
   }
-  if (month < 1 || month > 12) return rfc3339_error(text, fmt::format("month {} out of range", month));
+  if (month < 1 || month > 12)
+    return rfc3339_error(text, fmt::format("month {} out of range", month));
   chrono::year_month_day ymd{chrono::year(year), chrono::month(static_cast<unsigned>(month)),
                              chrono::day(static_cast<unsigned>(day))};
   if (!ymd.ok()) {
-    return rfc3339_error(text, fmt::format("day {} does not exist in {:04}-{:02}", day, year, month));
+    return rfc3339_error(text,
+                         fmt::format("day {} does not exist in {:04}-{:02}", day, year, month));
   }
   if (hour > 23 || minute > 59 || second > 59) {
     return rfc3339_error(text, "time of day out of range (00:00:00-23:59:59)");
@@ -288,8 +290,8 @@ Result<Clock::Duration> parse_duration(std::string_view text) {
 
 Result<Clock::WallTime> parse_unix_seconds(std::string_view text) {
   auto fail = [&](std::string_view reason) {
-    return errorf(Errc::kInvalidArgument, "\"{}\" is not Unix seconds like 1700000000.5: {}",
-                  text, reason);
+    return errorf(Errc::kInvalidArgument, "\"{}\" is not Unix seconds like 1700000000.5: {}", text,
+                  reason);
   };
   Cursor cursor{text};
   std::int64_t seconds = 0;

@@ -84,17 +84,22 @@ class LineSplitter {
  public:
   explicit LineSplitter(const LogFile& file) : file_(&file) {}
 
+  // Reads until the end of the file, or until about `max_bytes` were read; returns whether the
+  // end was reached.
   template <class OnLine>
-  Status drain(OnLine&& on_line, std::uint64_t& malformed) {
+  Result<bool> drain(OnLine&& on_line, std::uint64_t& malformed,
+                     std::size_t max_bytes = static_cast<std::size_t>(-1)) {
     if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferBytes);
-    for (;;) {
+    for (std::size_t total = 0;;) {
+      if (total >= max_bytes) return false;
       ssize_t n = ::pread(file_->fd.get(), buffer_.get(), kBufferBytes, offset_);
       if (n < 0) {
         if (errno == EINTR) continue;
         return sys_error(fmt::format("reading log file {}", file_->name.string()), errno);
       }
-      if (n == 0) return {};
+      if (n == 0) return true;
       offset_ += n;
+      total += static_cast<std::size_t>(n);
       std::string_view chunk(buffer_.get(), static_cast<std::size_t>(n));
       while (!chunk.empty()) {
         std::size_t newline = chunk.find('\n');
@@ -264,7 +269,7 @@ class Reader {
     return std::size_t{0};
   }
 
-  Status drain(LineSplitter& splitter) {
+  Result<bool> drain(LineSplitter& splitter, std::size_t max_bytes = static_cast<std::size_t>(-1)) {
     return splitter.drain(
         [&](std::string_view line) -> Status {
           auto record = parse_log_record(line);
@@ -274,7 +279,7 @@ class Reader {
           }
           return on_record(*record);
         },
-        stats_.malformed);
+        stats_.malformed, max_bytes);
   }
 
   void drop_torn_tail(LineSplitter& splitter) {
@@ -345,7 +350,7 @@ class Reader {
       ++stats_.lines;
       Status delivered = sink_(tail_lines_.front());
       tail_lines_.pop_front();
-      ZLAYER_CHECK(delivered);
+      if (!delivered) return delivered;
     }
     return {};
   }
@@ -354,8 +359,13 @@ class Reader {
   Result<bool> follow() {
     for (;;) {
       bool exited = options_.container_exited && options_.container_exited();
-      ZLAYER_CHECK(drain(*splitter_));
+      // Bounded, so should_stop is polled even while a writer outpaces the reader.
+      ZLAYER_TRY(at_end, drain(*splitter_, kFollowDrainBytes));
       if (past_until_) return false;
+      if (!at_end) {
+        if (options_.should_stop && options_.should_stop()) return true;
+        continue;
+      }
       auto live = file_id(path_);
       if (live && *live != current_->id) {
         // The writer has renamed our file and writes only to the new one now: what it wrote to
@@ -403,8 +413,8 @@ class Reader {
     inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify_.valid()) return;
     fs::path dir = path_.parent_path().empty() ? fs::path(".") : path_.parent_path();
-    constexpr std::uint32_t kEvents = IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_FROM |
-                                      IN_MOVED_TO | IN_DELETE;
+    constexpr std::uint32_t kEvents =
+        IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE;
     if (::inotify_add_watch(inotify_.get(), dir.c_str(), kEvents) < 0) inotify_.reset();
   }
 
@@ -424,6 +434,7 @@ class Reader {
   }
 
   static constexpr int kStableAttempts = 20;
+  static constexpr std::size_t kFollowDrainBytes = 4 * 1024 * 1024;
 
   const fs::path& path_;
   const LogReadOptions& options_;

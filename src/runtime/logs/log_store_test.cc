@@ -109,7 +109,8 @@ TEST_F(LogStoreTest, FlushWritesPendingAsPartialAndTheLineContinues) {
   ASSERT_TRUE(writer.write(Stream::kStdout, "ok\n"));
   ASSERT_TRUE(writer.close());
   ASSERT_TRUE(writer.close());  // idempotent
-  EXPECT_EQ(file(log_), record(kT0, "stdout", 'P', "Password: ") + record(kT1, "stdout", 'F', "ok"));
+  EXPECT_EQ(file(log_),
+            record(kT0, "stdout", 'P', "Password: ") + record(kT1, "stdout", 'F', "ok"));
 
   auto lines = read();
   ASSERT_EQ(lines.size(), 1u);
@@ -276,8 +277,10 @@ TEST_F(LogStoreTest, SinceUntilStreamsAndTimestamps) {
   EXPECT_EQ(texts({.since = at(3)}), numbered_range(3, 7));
   EXPECT_EQ(texts({.until = at(2)}), numbered_range(0, 2));
   EXPECT_EQ(texts({.since = at(2), .until = at(5)}), numbered_range(2, 5));
-  EXPECT_THAT(texts({.show_stderr = false}), ElementsAre("line-00", "line-02", "line-04", "line-06"));
-  EXPECT_THAT(texts({.show_stdout = false}), ElementsAre("line-01", "line-03", "line-05", "line-07"));
+  EXPECT_THAT(texts({.show_stderr = false}),
+              ElementsAre("line-00", "line-02", "line-04", "line-06"));
+  EXPECT_THAT(texts({.show_stdout = false}),
+              ElementsAre("line-01", "line-03", "line-05", "line-07"));
   EXPECT_TRUE(texts({.show_stdout = false, .show_stderr = false}).empty());
   // Tail counts lines after the filters.
   EXPECT_THAT(texts({.tail = 2, .show_stdout = false}), ElementsAre("line-05", "line-07"));
@@ -313,9 +316,9 @@ TEST_F(LogStoreTest, TornFinalLineAndGarbageAreSkipped) {
 }
 
 TEST_F(LogStoreTest, PartialWithoutFinalRecordIsDelivered) {
-  ASSERT_TRUE(atomic_write_file(
-      log_, record(kT0, "stdout", 'P', "abc") + record(kT1, "stderr", 'F', "other") +
-                record(kT1, "stdout", 'P', "def")));
+  ASSERT_TRUE(atomic_write_file(log_, record(kT0, "stdout", 'P', "abc") +
+                                          record(kT1, "stderr", 'F', "other") +
+                                          record(kT1, "stdout", 'P', "def")));
   EXPECT_THAT(texts(), ElementsAre("other", "abcdef"));
 }
 
@@ -489,6 +492,26 @@ TEST_F(LogStoreTest, FollowStopsWhenAsked) {
   reader.join();
   ASSERT_TRUE(result);
   EXPECT_EQ(result->lines, 1u);
+}
+
+TEST_F(LogStoreTest, FollowEndsAtTheFirstLineAfterUntil) {
+  LogWriter writer = open_writer();
+  ASSERT_TRUE(writer.write(Stream::kStdout, "early\n"));
+  Received received;
+  Result<LogReadStats> result = LogReadStats{};
+  std::thread reader([&] {
+    LogReadOptions options{.until = Clock::WallTime(seconds(kStart + 5)), .follow = true};
+    result = read_logs(log_, options, [&](const LogLine& line) { return received.add(line); });
+  });
+  ASSERT_TRUE(received.wait_for(1));
+  clock_.advance(seconds(3));
+  ASSERT_TRUE(writer.write(Stream::kStdout, "in range\n"));
+  ASSERT_TRUE(received.wait_for(2));
+  clock_.advance(seconds(3));
+  ASSERT_TRUE(writer.write(Stream::kStdout, "too late\n"));
+  reader.join();  // neither exit nor should_stop: the late line alone ends the follow
+  ASSERT_TRUE(result);
+  EXPECT_THAT(received.texts(), ElementsAre("early", "in range"));
 }
 
 TEST_F(LogStoreTest, FollowOfAnExitedContainerReadsToTheEnd) {

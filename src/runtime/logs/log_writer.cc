@@ -213,7 +213,7 @@ struct LogWriter::State {
       if (buffered.empty()) continue;
       Status emitted = emit(stream, tag, buffered);
       buffered.clear();
-      ZLAYER_CHECK(emitted);
+      if (!emitted) return emitted;
     }
     return {};
   }
