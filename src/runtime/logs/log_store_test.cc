@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -313,6 +315,54 @@ TEST_F(LogStoreTest, TornFinalLineAndGarbageAreSkipped) {
     ASSERT_TRUE(writer.write(Stream::kStdout, "four\n"));
   }
   EXPECT_THAT(texts(), ElementsAre("one", "two", "thr", "four"));
+}
+
+TEST_F(LogStoreTest, OpenInMissingDirectoryIsNotFound) {
+  auto writer = LogWriter::open(dir_.path() / "missing" / "log", {}, clock_);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code, Errc::kNotFound);
+  EXPECT_THAT(writer.error().message, HasSubstr("missing/log"));
+}
+
+TEST_F(LogStoreTest, FullDiskIsReportedAndWritingResumesOnAFreshLine) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  fs::path mount_point = dir_.path() / "small";
+  ASSERT_TRUE(make_dirs(mount_point));
+  ASSERT_EQ(::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=16k"), 0) << errno;
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mount_point};
+  ASSERT_TRUE(atomic_write_file(mount_point / "filler", std::string(8192, 'f')));
+
+  log_ = mount_point / "container.log";
+  LogWriter writer = open_writer();
+  std::vector<std::string> expected;
+  Status full = {};
+  for (int n = 0; n < 100 && full; ++n) {
+    expected.push_back(numbered(n) + std::string(1000, '.'));
+    full = writer.write(Stream::kStdout, expected.back() + "\n");
+  }
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, Errc::kResourceExhausted);
+  EXPECT_THAT(full.error().message, HasSubstr(log_.string()));
+
+  ASSERT_TRUE(remove_tree(mount_point / "filler"));
+  ASSERT_TRUE(writer.write(Stream::kStdout, "after\n"));
+  ASSERT_TRUE(writer.close());
+  auto lines = texts();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "after");
+  // Every line before is whole, except perhaps the one the disk filled up in.
+  int truncated = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    ASSERT_LT(i, expected.size());
+    if (lines[i] != expected[i]) {
+      ++truncated;
+      EXPECT_TRUE(expected[i].starts_with(lines[i])) << lines[i];
+    }
+  }
+  EXPECT_LE(truncated, 1);
 }
 
 TEST_F(LogStoreTest, PartialWithoutFinalRecordIsDelivered) {
