@@ -353,7 +353,8 @@ class Flattener {
     if (st.st_nlink > 1) {
       if (auto it = links_.find(key); it != links_.end()) {
         auto [first_dir, first_name] = it->second;
-        UniqueFd first(detail::open_beneath(dest_root_.get(), first_dir, O_PATH | O_DIRECTORY));
+        UniqueFd first(detail::open_beneath(dest_root_.get(), first_dir.empty() ? "." : first_dir,
+                                                 O_PATH | O_DIRECTORY));
         if (first.valid() &&
             ::linkat(first.get(), first_name.c_str(), dest_dir, name.c_str(), 0) == 0) {
           return {};

@@ -96,7 +96,9 @@ class RootfsTest : public ::testing::Test {
                             .file("home", "h", owned)
                             .symlink("lnk", "a/keep", {.mtime = 1200000000})
                             .fifo("pipe")
-                            .char_device("null", 1, 3, {.mode = 0666}));
+                            .char_device("null", 1, 3, {.mode = 0666})
+                            .file("top1", "t")
+                            .hardlink("top2", "top1"));
     auto middle = layer(TarBuilder()
                             .whiteout("f")
                             .whiteout("a/gone")
@@ -131,7 +133,9 @@ class RootfsTest : public ::testing::Test {
             "opq/new f0644 0:0 = \"n\"",
             "pipe p0644 0:0",
             "re d0755 0:0",
-            "re/new f0644 0:0 = \"n\""};
+            "re/new f0644 0:0 = \"n\"",
+            "top1 f0644 0:0 = \"t\"",
+            "top2 f0644 0:0 = \"t\""};
   }
 
   testing::TempDir tmp_;
@@ -182,6 +186,9 @@ TEST_F(RootfsTest, CopyFallbackGivesTheSameTree) {
   struct stat su {}, su2 {};
   ASSERT_EQ(::lstat((copy->rootfs / "bin/su").c_str(), &su), 0);
   ASSERT_EQ(::lstat((copy->rootfs / "bin/su2").c_str(), &su2), 0);
+  EXPECT_EQ(su.st_ino, su2.st_ino);
+  ASSERT_EQ(::lstat((copy->rootfs / "top1").c_str(), &su), 0);
+  ASSERT_EQ(::lstat((copy->rootfs / "top2").c_str(), &su2), 0);
   EXPECT_EQ(su.st_ino, su2.st_ino);
   char value[8] = {};
   EXPECT_EQ(::getxattr((copy->rootfs / "home").c_str(), "user.origin", value, sizeof value), 4);
