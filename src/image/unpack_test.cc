@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -389,6 +390,24 @@ TEST_F(UnpackTest, GarbageIsNotATar) {
   auto result = unpack_blob(std::string(3000, 'z'));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, Errc::kInvalidArgument) << result.error().message;
+}
+
+TEST(UnpackSpaceTest, FullDiskIsResourceExhausted) {
+  if (!is_root()) GTEST_SKIP() << "needs root (mounts a small tmpfs)";
+  testing::TempDir tmp;
+  auto small = tmp.path() / "small";
+  ASSERT_TRUE(make_dirs(small));
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=256k"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::filesystem::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{small};
+  auto blob = tmp.path() / "blob";
+  ASSERT_TRUE(atomic_write_file(blob, TarBuilder().file("big", std::string(1 << 20, 'x')).tar()));
+  auto result = unpack_layer(small, blob, media_type::kOciLayer, kLayerName);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, Errc::kResourceExhausted) << result.error().message;
+  EXPECT_THAT(result.error().message, HasSubstr("\"big\""));
 }
 
 TEST(CompressionTest, FromMediaTypeAndMagic) {
