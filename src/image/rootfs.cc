@@ -36,7 +36,8 @@ Layout layout_of(const std::filesystem::path& container_dir) {
 
 // A mount point has a different device than its parent directory (overlayfs gets its own).
 bool is_mount_point(const std::filesystem::path& dir) {
-  struct stat st {}, parent {};
+  struct stat st {
+  }, parent{};
   if (::lstat(dir.c_str(), &st) != 0) return false;
   if (::lstat(dir.parent_path().c_str(), &parent) != 0) return false;
   return st.st_dev != parent.st_dev;
@@ -73,9 +74,8 @@ Result<Outcome> mount_new_api(const std::vector<std::filesystem::path>& layers,
   auto set = [&](const char* key, const std::string& value) -> Status {
     if (::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0) != 0) {
       int err = errno;
-      return sys_error(fmt::format("overlay option {}={}: {}", key, value,
-                                   fs_context_log(fsfd.get())),
-                       err);
+      return sys_error(
+          fmt::format("overlay option {}={}: {}", key, value, fs_context_log(fsfd.get())), err);
     }
     return {};
   };
@@ -145,8 +145,8 @@ std::string legacy_options(const std::vector<std::filesystem::path>& layers, con
 
 // mount(2) with an option string; a child process mounts relative to the layers' common parent
 // when the absolute string would not fit in a page.
-Result<Outcome> mount_legacy(const std::vector<std::filesystem::path>& layers,
-                             const Layout& layout, std::string* why) {
+Result<Outcome> mount_legacy(const std::vector<std::filesystem::path>& layers, const Layout& layout,
+                             std::string* why) {
   auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   std::string options = legacy_options(layers, layout, {});
   int err = 0;
@@ -256,10 +256,10 @@ class Flattener {
                          ? ::fgetxattr(src_fd, name.c_str(), value.data(), value.size())
                          : ::lgetxattr(src_path.c_str(), name.c_str(), value.data(), value.size());
       if (size < 0) return sys_error(fmt::format("reading xattr {} of {}", name, where), errno);
-      int rc = dest_path.empty() ? ::fsetxattr(dest_fd, name.c_str(), value.data(),
-                                               static_cast<size_t>(size), 0)
-                                 : ::lsetxattr(dest_path.c_str(), name.c_str(), value.data(),
-                                               static_cast<size_t>(size), 0);
+      int rc = dest_path.empty()
+                   ? ::fsetxattr(dest_fd, name.c_str(), value.data(), static_cast<size_t>(size), 0)
+                   : ::lsetxattr(dest_path.c_str(), name.c_str(), value.data(),
+                                 static_cast<size_t>(size), 0);
       if (rc != 0) return sys_error(fmt::format("setting xattr {} on {}", name, where), errno);
     }
     return {};
@@ -335,7 +335,8 @@ class Flattener {
       if (!exists && ::mkdirat(dest_dir, name.c_str(), 0700) != 0) {
         return sys_error(fmt::format("creating {}", where), errno);
       }
-      UniqueFd src(::openat(src_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd src(
+          ::openat(src_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       UniqueFd dest(
           ::openat(dest_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!src.valid() || !dest.valid()) return sys_error(fmt::format("opening {}", where), errno);
@@ -353,7 +354,8 @@ class Flattener {
     if (st.st_nlink > 1) {
       if (auto it = links_.find(key); it != links_.end()) {
         auto [first_dir, first_name] = it->second;
-        UniqueFd first(detail::open_beneath(dest_root_.get(), first_dir, O_PATH | O_DIRECTORY));
+        UniqueFd first(detail::open_beneath(dest_root_.get(), first_dir.empty() ? "." : first_dir,
+                                            O_PATH | O_DIRECTORY));
         if (first.valid() &&
             ::linkat(first.get(), first_name.c_str(), dest_dir, name.c_str(), 0) == 0) {
           return {};
@@ -371,7 +373,8 @@ class Flattener {
       ZLAYER_CHECK(copy_file_data(src.get(), dest.get(), where));
       ZLAYER_CHECK(copy_fd_meta(src.get(), dest.get(), st, where));
       struct timespec times[2] = {st.st_atim, st.st_mtim};
-      if (::futimens(dest.get(), times) != 0) return sys_error(fmt::format("times {}", where), errno);
+      if (::futimens(dest.get(), times) != 0)
+        return sys_error(fmt::format("times {}", where), errno);
       return {};
     }
     if (S_ISLNK(st.st_mode)) {
@@ -402,9 +405,11 @@ class Flattener {
   }
 
   Status copy_fd_meta(int src, int dest, const struct stat& st, const std::string& where) {
-    if (::fchown(dest, st.st_uid, st.st_gid) != 0) return sys_error(fmt::format("chown {}", where), errno);
+    if (::fchown(dest, st.st_uid, st.st_gid) != 0)
+      return sys_error(fmt::format("chown {}", where), errno);
     ZLAYER_CHECK(copy_xattrs(src, dest, "", "", where));
-    if (::fchmod(dest, st.st_mode & 07777) != 0) return sys_error(fmt::format("chmod {}", where), errno);
+    if (::fchmod(dest, st.st_mode & 07777) != 0)
+      return sys_error(fmt::format("chmod {}", where), errno);
     return {};
   }
 
@@ -450,13 +455,15 @@ Result<MountedRootfs> mount_rootfs(const std::vector<std::filesystem::path>& lay
       outcome = got;
     }
     if (outcome == Outcome::kMounted) return MountedRootfs{layout.rootfs, RootfsMode::kOverlay};
-    spdlog::warn("{}: overlayfs unavailable ({}); copying {} layers instead — slower and uses "
-                 "disk per container",
-                 container_dir.string(), why, layers.size());
+    spdlog::warn(
+        "{}: overlayfs unavailable ({}); copying {} layers instead — slower and uses "
+        "disk per container",
+        container_dir.string(), why, layers.size());
   }
   if (auto ok = flatten(layers, layout); !ok) {
     (void)remove_tree(layout.rootfs);
-    return unexpected(ok.error().wrap(fmt::format("copying layers into {}", layout.rootfs.string())));
+    return unexpected(
+        ok.error().wrap(fmt::format("copying layers into {}", layout.rootfs.string())));
   }
   return MountedRootfs{layout.rootfs, RootfsMode::kCopy};
 }

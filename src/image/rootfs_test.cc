@@ -22,9 +22,9 @@
 namespace zlayer::image {
 namespace {
 
-using testing::TarBuilder;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
+using testing::TarBuilder;
 
 bool mounted(const std::filesystem::path& path) {
   std::ifstream in("/proc/self/mountinfo");
@@ -63,17 +63,21 @@ class RootfsTest : public ::testing::Test {
     auto tar = builder.tar();
     auto blob = tmp_.path() / "blob";
     EXPECT_TRUE(atomic_write_file(blob, tar));
-    auto fs_dir = store_.ensure(sha256_of(tar), [&](const std::filesystem::path& dir) -> Result<Digest> {
-      ZLAYER_TRY(stats, unpack_layer(dir, blob, media_type::kOciLayer, "test-layer"));
-      return stats.diff_id;
-    });
+    auto fs_dir =
+        store_.ensure(sha256_of(tar), [&](const std::filesystem::path& dir) -> Result<Digest> {
+          ZLAYER_TRY(stats, unpack_layer(dir, blob, media_type::kOciLayer, "test-layer"));
+          return stats.diff_id;
+        });
     EXPECT_TRUE(fs_dir) << fs_dir.error().message;
     return fs_dir.value_or(std::filesystem::path());
   }
 
   std::vector<std::filesystem::path> whiteout_stack() {
     testing::TarEntryOptions suid{.mode = 04755, .uid = 0, .gid = 0, .mtime = 1234567890};
-    testing::TarEntryOptions owned{.mode = 0640, .uid = 1000, .gid = 1001, .mtime = 1300000000,
+    testing::TarEntryOptions owned{.mode = 0640,
+                                   .uid = 1000,
+                                   .gid = 1001,
+                                   .mtime = 1300000000,
                                    .xattrs = {{"user.origin", "base"}}};
     auto bottom = layer(TarBuilder()
                             .dir("a")
@@ -96,7 +100,9 @@ class RootfsTest : public ::testing::Test {
                             .file("home", "h", owned)
                             .symlink("lnk", "a/keep", {.mtime = 1200000000})
                             .fifo("pipe")
-                            .char_device("null", 1, 3, {.mode = 0666}));
+                            .char_device("null", 1, 3, {.mode = 0666})
+                            .file("top1", "t")
+                            .hardlink("top2", "top1"));
     auto middle = layer(TarBuilder()
                             .whiteout("f")
                             .whiteout("a/gone")
@@ -107,11 +113,7 @@ class RootfsTest : public ::testing::Test {
                             .dir("re")
                             .file("re/new", "n")
                             .whiteout("wd"));
-    auto top = layer(TarBuilder()
-                         .dir("o2")
-                         .file("o2/new3", "3")
-                         .opaque("o2")
-                         .file("f", "f3"));
+    auto top = layer(TarBuilder().dir("o2").file("o2/new3", "3").opaque("o2").file("f", "f3"));
     return {bottom, middle, top};
   }
 
@@ -131,7 +133,9 @@ class RootfsTest : public ::testing::Test {
             "opq/new f0644 0:0 = \"n\"",
             "pipe p0644 0:0",
             "re d0755 0:0",
-            "re/new f0644 0:0 = \"n\""};
+            "re/new f0644 0:0 = \"n\"",
+            "top1 f0644 0:0 = \"t\"",
+            "top2 f0644 0:0 = \"t\""};
   }
 
   testing::TempDir tmp_;
@@ -179,15 +183,19 @@ TEST_F(RootfsTest, CopyFallbackGivesTheSameTree) {
   EXPECT_EQ(testing::list_tree(copy->rootfs, with_times), merged);
   EXPECT_THAT(testing::list_tree(copy->rootfs), ElementsAreArray(expected_merged()));
 
-  struct stat su {}, su2 {};
+  struct stat su {
+  }, su2{};
   ASSERT_EQ(::lstat((copy->rootfs / "bin/su").c_str(), &su), 0);
   ASSERT_EQ(::lstat((copy->rootfs / "bin/su2").c_str(), &su2), 0);
   EXPECT_EQ(su.st_ino, su2.st_ino);
+  ASSERT_EQ(::lstat((copy->rootfs / "top1").c_str(), &su), 0);
+  ASSERT_EQ(::lstat((copy->rootfs / "top2").c_str(), &su2), 0);
+  EXPECT_EQ(su.st_ino, su2.st_ino);
   char value[8] = {};
   EXPECT_EQ(::getxattr((copy->rootfs / "home").c_str(), "user.origin", value, sizeof value), 4);
-  EXPECT_EQ(::getxattr((copy->rootfs / "opq").c_str(), "trusted.overlay.opaque", value,
-                       sizeof value),
-            -1);
+  EXPECT_EQ(
+      ::getxattr((copy->rootfs / "opq").c_str(), "trusted.overlay.opaque", value, sizeof value),
+      -1);
 
   ASSERT_TRUE(unmount_rootfs(copy_dir, true));
   EXPECT_FALSE(std::filesystem::exists(copy_dir / "rootfs"));

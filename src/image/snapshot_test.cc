@@ -19,11 +19,11 @@
 namespace zlayer::image {
 namespace {
 
-using testing::TarBuilder;
-using testing::TarCompression;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::TarBuilder;
+using testing::TarCompression;
 
 class SnapshotStoreTest : public ::testing::Test {
  protected:
@@ -105,15 +105,16 @@ TEST_F(SnapshotStoreTest, FailedUnpackLeavesNothing) {
 TEST_F(SnapshotStoreTest, TwoProcessesEnsureTheSameLayer) {
   auto counter = tmp_.path() / "producer-runs";
   auto child = [&]() -> int {
-    auto result = store_.ensure(diff_id_, [&](const std::filesystem::path& fs_dir) -> Result<Digest> {
-      int fd = ::open(counter.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        (void)!::write(fd, "x", 1);
-        ::close(fd);
-      }
-      ZLAYER_TRY(stats, unpack_layer(fs_dir, blob_, media_type::kOciLayerGzip, "sha256:blob"));
-      return stats.diff_id;
-    });
+    auto result =
+        store_.ensure(diff_id_, [&](const std::filesystem::path& fs_dir) -> Result<Digest> {
+          int fd = ::open(counter.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+          if (fd >= 0) {
+            (void)!::write(fd, "x", 1);
+            ::close(fd);
+          }
+          ZLAYER_TRY(stats, unpack_layer(fs_dir, blob_, media_type::kOciLayerGzip, "sha256:blob"));
+          return stats.diff_id;
+        });
     return result && std::filesystem::exists(*result / "etc/os-release") ? 0 : 1;
   };
   pid_t pids[2];

@@ -33,10 +33,14 @@ constexpr const char* kOpaqueXattr = "trusted.overlay.opaque";
 
 std::string_view compression_name(Compression c) {
   switch (c) {
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
-    case Compression::kNone: return "plain tar";
-    case Compression::kUnknown: break;
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kNone:
+      return "plain tar";
+    case Compression::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -348,8 +352,7 @@ Status Extractor::set_xattrs_fd(int fd, struct archive_entry* entry) {
 
 // Symlinks and device nodes cannot be opened for writing: their xattrs go through the parent's
 // /proc/self/fd link plus the name, with lsetxattr (which never follows the final component).
-Status Extractor::set_xattrs_path(int dirfd, const std::string& name,
-                                  struct archive_entry* entry) {
+Status Extractor::set_xattrs_path(int dirfd, const std::string& name, struct archive_entry* entry) {
   if (archive_entry_xattr_reset(entry) == 0) return {};
   std::string path = fmt::format("/proc/self/fd/{}/{}", dirfd, name);
   const char* key = nullptr;
@@ -399,9 +402,9 @@ Status Extractor::apply_fd_meta(int fd, struct archive_entry* entry, bool set_mo
 
 Status Extractor::apply_path_meta(int dirfd, const std::string& name, struct archive_entry* entry,
                                   bool set_mode) {
-  if (is_root_ && ::fchownat(dirfd, name.c_str(), static_cast<uid_t>(archive_entry_uid(entry)),
-                             static_cast<gid_t>(archive_entry_gid(entry)),
-                             AT_SYMLINK_NOFOLLOW) != 0) {
+  if (is_root_ &&
+      ::fchownat(dirfd, name.c_str(), static_cast<uid_t>(archive_entry_uid(entry)),
+                 static_cast<gid_t>(archive_entry_gid(entry)), AT_SYMLINK_NOFOLLOW) != 0) {
     return fail("chown", errno);
   }
   ZLAYER_CHECK(set_xattrs_path(dirfd, name, entry));
@@ -529,9 +532,9 @@ Status Extractor::make_node(const std::string& path, struct archive_entry* entry
   auto [parent, name] = split(path);
   ZLAYER_TRY(dirfd, parent_fd(parent));
   mode_t mode = (type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO) | 0600;
-  dev_t dev = type == AE_IFIFO ? 0
-                               : ::makedev(archive_entry_rdevmajor(entry),
-                                           archive_entry_rdevminor(entry));
+  dev_t dev = type == AE_IFIFO
+                  ? 0
+                  : ::makedev(archive_entry_rdevmajor(entry), archive_entry_rdevminor(entry));
   if (::mknodat(dirfd, name.c_str(), mode, dev) != 0) {
     if (errno != EEXIST) return fail("creating node", errno);
     ZLAYER_CHECK(remove_existing(dirfd, name));
@@ -687,7 +690,8 @@ Status Extractor::finish() {
       auto [parent, name] = split(path);
       auto dirfd = resolve_dir(parent, false);
       if (!dirfd) continue;
-      fd.reset(::openat(dirfd->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      fd.reset(
+          ::openat(dirfd->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     }
     struct stat st {};
     if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || st.st_dev != meta.dev ||
@@ -703,8 +707,8 @@ Status Extractor::finish() {
 }  // namespace
 
 Result<LayerStats> unpack_layer(const std::filesystem::path& snapshot_dir,
-                                const std::filesystem::path& blob_path,
-                                std::string_view media_type, std::string_view layer_name) {
+                                const std::filesystem::path& blob_path, std::string_view media_type,
+                                std::string_view layer_name) {
   UniqueFd blob(::open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!blob.valid()) {
     return sys_error(fmt::format("layer {}: opening blob {}", layer_name, blob_path.string()),
@@ -728,9 +732,8 @@ Result<LayerStats> unpack_layer(const std::filesystem::path& snapshot_dir,
 
   UniqueFd root(::open(snapshot_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) {
-    return sys_error(fmt::format("layer {}: opening snapshot {}", layer_name,
-                                 snapshot_dir.string()),
-                     errno);
+    return sys_error(
+        fmt::format("layer {}: opening snapshot {}", layer_name, snapshot_dir.string()), errno);
   }
 
   LayerStream stream(blob.get(), compression);

@@ -10,9 +10,9 @@
 namespace zlayer::testing {
 
 struct ListingOptions {
-  bool mtimes = false;       // append mtime=<unix seconds> (directories included)
-  std::string skip;          // a relative path whose subtree (and itself) is left out
-  bool contents = true;      // append = "content" for regular files up to 64 bytes
+  bool mtimes = false;   // append mtime=<unix seconds> (directories included)
+  std::string skip;      // a relative path whose subtree (and itself) is left out
+  bool contents = true;  // append = "content" for regular files up to 64 bytes
 };
 
 // Lines for every entry below `root` (not `root` itself), sorted by path. Type letters: d f l c
