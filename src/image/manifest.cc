@@ -6,18 +6,12 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace zlayer::image {
 namespace {
 
 using nlohmann::json;
-
-std::string snippet(std::string_view body) {
-  std::string s(body.substr(0, 60));
-  for (char& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  return body.size() > 60 ? s + "…" : s;
-}
 
 bool is_generic_type(std::string_view ct) {
   return ct.empty() || ct.starts_with("application/json") || ct.starts_with("text/plain") ||
@@ -32,25 +26,74 @@ std::string_view bare_type(std::string_view ct) {
   return ct;
 }
 
-Result<std::string> get_string(const json& j, const char* key, std::string_view where,
-                               bool required) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) {
-    if (required) return errorf(Errc::kInvalidArgument, "{}: missing \"{}\"", where, key);
+Result<std::string> string_field(const json& object, const char* key, bool required,
+                                 std::string_view where) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    if (required) return errorf(Errc::kInvalidArgument, "{}: \"{}\" is missing", where, key);
     return std::string();
   }
-  if (!it->is_string()) return errorf(Errc::kInvalidArgument, "{}: \"{}\" is not a string", where, key);
+  if (!it->is_string()) return errorf(Errc::kInvalidArgument, "{}.{} is not a string", where, key);
   return it->get<std::string>();
 }
 
-std::map<std::string, std::string> get_string_map(const json& j, const char* key) {
+Result<std::map<std::string, std::string>> string_map(const json& object, const char* key,
+                                                      std::string_view where) {
   std::map<std::string, std::string> out;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_object()) return out;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return out;
+  if (!it->is_object()) return errorf(Errc::kInvalidArgument, "{}.{} is not an object", where, key);
   for (const auto& [k, v] : it->items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
+    if (!v.is_string()) {
+      return errorf(Errc::kInvalidArgument, "{}.{}[\"{}\"] is not a string", where, key, k);
+    }
+    out[k] = v.get<std::string>();
   }
   return out;
+}
+
+// One descriptor (image-spec descriptor.md); `where` names it in messages, e.g.
+// "image index: manifests[2]".
+Result<Descriptor> parse_descriptor(const json& j, const std::string& where) {
+  if (!j.is_object()) return errorf(Errc::kInvalidArgument, "{} is not an object", where);
+  Descriptor d;
+  ZLAYER_TRY(media_type, string_field(j, "mediaType", true, where));
+  d.media_type = std::move(media_type);
+  ZLAYER_TRY(digest_text, string_field(j, "digest", true, where));
+  auto digest = Digest::parse(digest_text);
+  if (!digest) return unexpected(digest.error().wrap(where + ".digest"));
+  d.digest = std::move(*digest);
+  auto size = j.find("size");
+  if (size == j.end() || !size->is_number_integer() || size->get<std::int64_t>() < 0) {
+    return errorf(Errc::kInvalidArgument, "{}.size: expected a non-negative integer", where);
+  }
+  d.size = size->get<std::int64_t>();
+  ZLAYER_TRY(annotations, string_map(j, "annotations", where));
+  d.annotations = std::move(annotations);
+  ZLAYER_TRY(artifact_type, string_field(j, "artifactType", false, where));
+  d.artifact_type = std::move(artifact_type);
+  if (auto urls = j.find("urls"); urls != j.end() && !urls->is_null()) {
+    if (!urls->is_array()) return errorf(Errc::kInvalidArgument, "{}.urls is not an array", where);
+    for (const auto& u : *urls) {
+      if (!u.is_string()) return errorf(Errc::kInvalidArgument, "{}.urls has a non-string", where);
+      d.urls.push_back(u.get<std::string>());
+    }
+  }
+  if (auto p = j.find("platform"); p != j.end() && !p->is_null()) {
+    std::string pwhere = where + ".platform";
+    if (!p->is_object()) return errorf(Errc::kInvalidArgument, "{} is not an object", pwhere);
+    Platform platform;
+    ZLAYER_TRY(os, string_field(*p, "os", true, pwhere));
+    ZLAYER_TRY(architecture, string_field(*p, "architecture", true, pwhere));
+    ZLAYER_TRY(variant, string_field(*p, "variant", false, pwhere));
+    ZLAYER_TRY(os_version, string_field(*p, "os.version", false, pwhere));
+    platform.os = std::move(os);
+    platform.architecture = std::move(architecture);
+    platform.variant = std::move(variant);
+    platform.os_version = std::move(os_version);
+    d.platform = std::move(platform);
+  }
+  return d;
 }
 
 std::vector<std::string> get_string_list(const json& j, const char* key) {
@@ -61,35 +104,6 @@ std::vector<std::string> get_string_list(const json& j, const char* key) {
     if (v.is_string()) out.push_back(v.get<std::string>());
   }
   return out;
-}
-
-Result<Descriptor> parse_descriptor(const json& j, const std::string& where) {
-  if (!j.is_object()) return errorf(Errc::kInvalidArgument, "{}: not an object", where);
-  Descriptor d;
-  ZLAYER_TRY(media_type, get_string(j, "mediaType", where, false));
-  d.media_type = media_type;
-  ZLAYER_TRY(digest_text, get_string(j, "digest", where, true));
-  auto digest = Digest::parse(digest_text);
-  if (!digest) return unexpected(digest.error().wrap(where));
-  d.digest = *digest;
-  auto size = j.find("size");
-  if (size == j.end() || !size->is_number_integer() || size->get<std::int64_t>() < 0) {
-    return errorf(Errc::kInvalidArgument, "{}: \"size\" must be a non-negative integer", where);
-  }
-  d.size = size->get<std::int64_t>();
-  d.urls = get_string_list(j, "urls");
-  d.annotations = get_string_map(j, "annotations");
-  ZLAYER_TRY(artifact_type, get_string(j, "artifactType", where, false));
-  d.artifact_type = artifact_type;
-  if (auto p = j.find("platform"); p != j.end() && p->is_object()) {
-    Platform platform;
-    platform.os = p->value("os", "");
-    platform.architecture = p->value("architecture", "");
-    platform.variant = p->value("variant", "");
-    platform.os_version = p->value("os.version", "");
-    d.platform = platform;
-  }
-  return d;
 }
 
 // arm64's variant defaults to v8; arm's to v7 only when nothing else is said (containerd's
@@ -152,7 +166,7 @@ Result<ManifestDocument> parse_manifest(std::string_view body, std::string_view 
     return errorf(Errc::kInvalidArgument,
                   "the registry returned something that is not a manifest (Content-Type \"{}\", "
                   "body starts with \"{}\")",
-                  content_type, snippet(body));
+                  content_type, excerpt(body, 60));
   }
   if (j.value("schemaVersion", 0) == 1 || j.contains("fsLayers")) {
     return make_error(Errc::kUnsupported,
@@ -185,7 +199,8 @@ Result<ManifestDocument> parse_manifest(std::string_view body, std::string_view 
   if (is_index) {
     ImageIndex index;
     index.media_type = type;
-    index.annotations = get_string_map(j, "annotations");
+    ZLAYER_TRY(index_annotations, string_map(j, "annotations", "image index"));
+    index.annotations = std::move(index_annotations);
     auto it = j.find("manifests");
     if (it == j.end() || !it->is_array()) {
       return make_error(Errc::kInvalidArgument, "image index: \"manifests\" must be an array");
@@ -198,7 +213,8 @@ Result<ManifestDocument> parse_manifest(std::string_view body, std::string_view 
   }
   ImageManifest manifest;
   manifest.media_type = type;
-  manifest.annotations = get_string_map(j, "annotations");
+  ZLAYER_TRY(manifest_annotations, string_map(j, "annotations", "image manifest"));
+  manifest.annotations = std::move(manifest_annotations);
   manifest.artifact_type = j.value("artifactType", "");
   auto config = j.find("config");
   if (config == j.end()) return make_error(Errc::kInvalidArgument, "image manifest: missing \"config\"");
@@ -219,7 +235,7 @@ Result<ImageConfig> parse_image_config(std::string_view body) {
   json j = json::parse(body.begin(), body.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return errorf(Errc::kInvalidArgument, "image config is not a JSON object (starts with \"{}\")",
-                  snippet(body));
+                  excerpt(body, 60));
   }
   ImageConfig c;
   c.platform.os = j.value("os", "");
@@ -233,7 +249,11 @@ Result<ImageConfig> parse_image_config(std::string_view body) {
     c.cmd = get_string_list(*cfg, "Cmd");
     c.working_dir = cfg->value("WorkingDir", "");
     c.stop_signal = cfg->value("StopSignal", "");
-    c.labels = get_string_map(*cfg, "Labels");
+    if (auto labels = string_map(*cfg, "Labels", "image config: config"); labels) {
+      c.labels = std::move(*labels);
+    } else {
+      return unexpected(labels.error());
+    }
     if (auto ports = cfg->find("ExposedPorts"); ports != cfg->end() && ports->is_object()) {
       for (const auto& [k, v] : ports->items()) c.exposed_ports.push_back(k);
     }

@@ -48,76 +48,6 @@ Result<json> read_json(const std::filesystem::path& path, std::string_view what)
   return doc;
 }
 
-Result<std::string> string_field(const json& object, const char* key, bool required,
-                                 std::string_view where) {
-  auto it = object.find(key);
-  if (it == object.end()) {
-    if (required) return errorf(Errc::kInvalidArgument, "{}: \"{}\" is missing", where, key);
-    return std::string();
-  }
-  if (!it->is_string()) return errorf(Errc::kInvalidArgument, "{}.{} is not a string", where, key);
-  return it->get<std::string>();
-}
-
-Result<std::map<std::string, std::string>> string_map(const json& object, const char* key,
-                                                      std::string_view where) {
-  std::map<std::string, std::string> out;
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return out;
-  if (!it->is_object()) return errorf(Errc::kInvalidArgument, "{}.{} is not an object", where, key);
-  for (const auto& [k, v] : it->items()) {
-    if (!v.is_string()) {
-      return errorf(Errc::kInvalidArgument, "{}.{}[\"{}\"] is not a string", where, key, k);
-    }
-    out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
-// One descriptor (image-spec descriptor.md); `where` names it in messages, e.g.
-// "/x/index.json: manifests[2]".
-Result<Descriptor> parse_descriptor(const json& j, const std::string& where) {
-  if (!j.is_object()) return errorf(Errc::kInvalidArgument, "{} is not an object", where);
-  Descriptor d;
-  ZLAYER_TRY(media_type, string_field(j, "mediaType", true, where));
-  d.media_type = std::move(media_type);
-  ZLAYER_TRY(digest_text, string_field(j, "digest", true, where));
-  auto digest = Digest::parse(digest_text);
-  if (!digest) return unexpected(digest.error().wrap(where + ".digest"));
-  d.digest = std::move(*digest);
-  auto size = j.find("size");
-  if (size == j.end() || !size->is_number_integer() || size->get<std::int64_t>() < 0) {
-    return errorf(Errc::kInvalidArgument, "{}.size: expected a non-negative integer", where);
-  }
-  d.size = size->get<std::int64_t>();
-  ZLAYER_TRY(annotations, string_map(j, "annotations", where));
-  d.annotations = std::move(annotations);
-  ZLAYER_TRY(artifact_type, string_field(j, "artifactType", false, where));
-  d.artifact_type = std::move(artifact_type);
-  if (auto urls = j.find("urls"); urls != j.end() && !urls->is_null()) {
-    if (!urls->is_array()) return errorf(Errc::kInvalidArgument, "{}.urls is not an array", where);
-    for (const auto& u : *urls) {
-      if (!u.is_string()) return errorf(Errc::kInvalidArgument, "{}.urls has a non-string", where);
-      d.urls.push_back(u.get<std::string>());
-    }
-  }
-  if (auto p = j.find("platform"); p != j.end() && !p->is_null()) {
-    std::string pwhere = where + ".platform";
-    if (!p->is_object()) return errorf(Errc::kInvalidArgument, "{} is not an object", pwhere);
-    Platform platform;
-    ZLAYER_TRY(os, string_field(*p, "os", true, pwhere));
-    ZLAYER_TRY(architecture, string_field(*p, "architecture", true, pwhere));
-    ZLAYER_TRY(variant, string_field(*p, "variant", false, pwhere));
-    ZLAYER_TRY(os_version, string_field(*p, "os.version", false, pwhere));
-    platform.os = std::move(os);
-    platform.architecture = std::move(architecture);
-    platform.variant = std::move(variant);
-    platform.os_version = std::move(os_version);
-    d.platform = std::move(platform);
-  }
-  return d;
-}
-
 std::string tag_of(const Descriptor& d) {
   auto it = d.annotations.find(std::string(kRefNameAnnotation));
   return it == d.annotations.end() ? std::string() : it->second;
@@ -207,30 +137,17 @@ Status check_layout_version(const std::filesystem::path& dir) {
 Result<ImageIndex> read_layout_index(const std::filesystem::path& dir) {
   ZLAYER_CHECK(check_layout_version(dir));
   auto path = dir / "index.json";
-  std::string where = path.string();
-  ZLAYER_TRY(doc, read_json(path, "an OCI image index"));
-  auto schema = doc.find("schemaVersion");
-  if (schema == doc.end() || !schema->is_number_integer() || schema->get<int>() != 2) {
-    return errorf(Errc::kInvalidArgument, "{}: schemaVersion must be 2", where);
+  ZLAYER_CHECK(read_json(path, "an OCI image index"));  // a missing file is a bad layout
+  ZLAYER_TRY(body, read_file(path));
+  // index.json is an image index (image-layout.md): the same parser as a registry's index.
+  auto doc = parse_manifest(body, media_type::kOciIndex);
+  if (!doc) return unexpected(doc.error().wrap(path.string()));
+  auto* index = std::get_if<ImageIndex>(&*doc);
+  if (index == nullptr) {
+    return errorf(Errc::kInvalidArgument, "{}: expected an image index, found an image manifest",
+                  path.string());
   }
-  ImageIndex index;
-  ZLAYER_TRY(media_type, string_field(doc, "mediaType", false, where));
-  if (!media_type.empty() && media_type != media_type::kOciIndex) {
-    return errorf(Errc::kInvalidArgument, "{}: mediaType is \"{}\", expected \"{}\"", where,
-                  media_type, media_type::kOciIndex);
-  }
-  index.media_type = media_type.empty() ? std::string(media_type::kOciIndex) : media_type;
-  auto manifests = doc.find("manifests");
-  if (manifests == doc.end() || !manifests->is_array()) {
-    return errorf(Errc::kInvalidArgument, "{}: \"manifests\" is missing or not an array", where);
-  }
-  for (std::size_t i = 0; i < manifests->size(); ++i) {
-    ZLAYER_TRY(d, parse_descriptor((*manifests)[i], fmt::format("{}: manifests[{}]", where, i)));
-    index.manifests.push_back(std::move(d));
-  }
-  ZLAYER_TRY(annotations, string_map(doc, "annotations", where));
-  index.annotations = std::move(annotations);
-  return index;
+  return std::move(*index);
 }
 
 Result<std::vector<std::string>> list_layout_tags(const std::filesystem::path& dir) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.h"
+#include "core/text.h"
 #include "core/subprocess.h"
 
 namespace zlayer::image {
@@ -31,33 +32,6 @@ bool is_tchar(char c) {
 bool is_token68_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
          std::string_view("-._~+/").find(c) != std::string_view::npos;
-}
-
-// A short, printable excerpt of a response body for error messages.
-std::string snippet(std::string_view body, std::size_t max = 120) {
-  std::string out;
-  bool space = false;
-  for (char c : body) {
-    if (out.size() >= max) {
-      out += "…";
-      break;
-    }
-    auto u = static_cast<unsigned char>(c);
-    if (std::isspace(u)) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += (u < 0x20 || u == 0x7f) ? '?' : c;
-  }
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
 }
 
 // Finds the entry of `entries` for `registry`: an exact key first, then a key naming the same
@@ -87,7 +61,7 @@ Result<std::vector<AuthChallenge>> parse_www_authenticate(std::string_view value
   const std::size_t n = value.size();
   auto fail = [&](std::string_view what) {
     return errorf(Errc::kInvalidArgument, "WWW-Authenticate \"{}\": {} at offset {}",
-                  snippet(value, 200), what, pos);
+                  excerpt(value, 200), what, pos);
   };
   auto skip_ws = [&] {
     while (pos < n && is_space(value[pos])) ++pos;
@@ -342,7 +316,7 @@ Result<Credentials> run_credential_helper(std::string_view helper, std::string_v
     // docker-credential-helpers' ErrCredentialsNotFound text; Docker treats it as "no login".
     if (said.find("credentials not found") != std::string::npos) return Credentials{};
     return errorf(Errc::kFailedPrecondition, "credential helper {} (for {}) exited with {}: {}",
-                  program, server_url, result->exit_code, snippet(said, 200));
+                  program, server_url, result->exit_code, excerpt(said, 200));
   }
   auto doc = nlohmann::json::parse(result->out, nullptr, /*allow_exceptions=*/false);
   auto text_of = [&](const char* key) -> std::string {
@@ -352,7 +326,7 @@ Result<Credentials> run_credential_helper(std::string_view helper, std::string_v
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("Secret")) {
     return errorf(Errc::kFailedPrecondition,
                   "credential helper {} (for {}) did not print {{\"Username\", \"Secret\"}} JSON: {}",
-                  program, server_url, snippet(result->out));
+                  program, server_url, excerpt(result->out));
   }
   Credentials creds;
   creds.source = program;
@@ -389,7 +363,7 @@ Result<BearerToken> parse_token_response(std::string_view body) {
   auto doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
     return errorf(Errc::kInvalidArgument, "token response is not a JSON object: {}",
-                  snippet(body));
+                  excerpt(body));
   }
   BearerToken out;
   for (const char* key : {"token", "access_token"}) {
@@ -401,7 +375,7 @@ Result<BearerToken> parse_token_response(std::string_view body) {
   }
   if (out.token.empty()) {
     return errorf(Errc::kInvalidArgument, "token response has neither token nor access_token: {}",
-                  snippet(body));
+                  excerpt(body));
   }
   if (auto it = doc.find("expires_in"); it != doc.end() && it->is_number()) {
     auto seconds = static_cast<std::int64_t>(it->get<double>());

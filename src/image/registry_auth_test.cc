@@ -6,35 +6,13 @@
 #include <cstdlib>
 
 #include "core/fs.h"
+#include "support/scoped_env.h"
 #include "support/temp_dir.h"
 
 namespace zlayer::image {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Prepends a directory to PATH for one test and restores the old value.
-class ScopedPathPrefix {
- public:
-  explicit ScopedPathPrefix(const std::filesystem::path& dir) {
-    const char* old = std::getenv("PATH");
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    std::string value = dir.string() + (had_ ? ":" + old_ : "");
-    ::setenv("PATH", value.c_str(), 1);
-  }
-  ~ScopedPathPrefix() {
-    if (had_) {
-      ::setenv("PATH", old_.c_str(), 1);
-    } else {
-      ::unsetenv("PATH");
-    }
-  }
-
- private:
-  bool had_ = false;
-  std::string old_;
-};
 
 void write_script(const std::filesystem::path& path, const std::string& text) {
   ASSERT_TRUE(atomic_write_file(path, text));
@@ -207,7 +185,7 @@ esac
   }
 
   testing::TempDir bin_;
-  ScopedPathPrefix path_{bin_.path()};
+  testing::ScopedPathPrefix path_{bin_.path()};
 };
 
 TEST_F(CredentialHelperTest, ReadsUsernameAndSecretForServerUrlOnStdin) {

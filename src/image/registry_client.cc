@@ -16,6 +16,7 @@
 
 #include "core/fs.h"
 #include "core/sigpipe.h"
+#include "core/text.h"
 #include "image/registry_auth.h"
 
 namespace zlayer::image {
@@ -43,38 +44,11 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
-
 std::optional<std::int64_t> parse_int(std::string_view text) {
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-// Printable one-line excerpt of a body (HTML error pages included) for messages.
-std::string snippet(std::string_view body, std::size_t max = 160) {
-  std::string out;
-  bool space = false;
-  for (char c : body) {
-    if (out.size() >= max) {
-      out += "…";
-      break;
-    }
-    auto u = static_cast<unsigned char>(c);
-    if (std::isspace(u)) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += (u < 0x20 || u == 0x7f) ? '?' : c;
-  }
-  return out;
 }
 
 // Percent-encodes a query component (RFC 3986 unreserved characters stay).
@@ -240,10 +214,10 @@ std::string describe_error_body(const Hop& hop) {
           out += (out.empty() ? "" : ": ") + message->get<std::string>();
         }
       }
-      if (!out.empty()) return snippet(out, 300);
+      if (!out.empty()) return excerpt(out, 300);
     }
   }
-  return snippet(hop.error_body);
+  return excerpt(hop.error_body);
 }
 
 struct TransferContext {

@@ -14,6 +14,7 @@
 #include "core/fs.h"
 #include "core/subprocess.h"
 #include "image/registry_auth.h"
+#include "support/scoped_env.h"
 #include "support/temp_dir.h"
 
 namespace zlayer::image {
@@ -90,28 +91,6 @@ class FakeServer {
   int port_ = -1;
   mutable std::mutex mutex_;
   std::vector<SeenRequest> seen_;
-};
-
-class ScopedPathPrefix {
- public:
-  explicit ScopedPathPrefix(const std::filesystem::path& dir) {
-    const char* old = std::getenv("PATH");
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    std::string value = dir.string() + (had_ ? ":" + old_ : "");
-    ::setenv("PATH", value.c_str(), 1);
-  }
-  ~ScopedPathPrefix() {
-    if (had_) {
-      ::setenv("PATH", old_.c_str(), 1);
-    } else {
-      ::unsetenv("PATH");
-    }
-  }
-
- private:
-  bool had_ = false;
-  std::string old_;
 };
 
 std::string blob_bytes(std::size_t size, unsigned seed = 1) {
@@ -475,7 +454,7 @@ class CredentialHelperRegistryTest : public BearerRegistryTest {
   }
 
   testing::TempDir bin_;
-  std::optional<ScopedPathPrefix> path_;
+  std::optional<testing::ScopedPathPrefix> path_;
 };
 
 TEST_F(CredentialHelperRegistryTest, CredHelpersEntryIsUsed) {
