@@ -1,13 +1,12 @@
 // Real-component check: a busybox bundle whose config.json is assembled from every piece of this
 // library runs under runc and crun, and the container reports the capability set, no_new_privs,
 // seccomp mode, rlimits, user and masked/read-only paths we asked for.
-#include <unistd.h>
-
-#include <random>
-
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <random>
 
 #include "core/fs.h"
 #include "core/subprocess.h"
@@ -36,8 +35,8 @@ constexpr std::string_view kCrunWrapper =
 std::vector<std::string> runtime_argv(std::string_view runtime, std::vector<std::string> args) {
   std::vector<std::string> argv;
   if (runtime == "crun") {
-    argv = {"unshare", "--mount", "--propagation", "private", "sh", "-c",
-            std::string(kCrunWrapper), "sh"};
+    argv = {"unshare", "--mount", "--propagation",           "private",
+            "sh",      "-c",      std::string(kCrunWrapper), "sh"};
   }
   argv.emplace_back(runtime);
   argv.insert(argv.end(), args.begin(), args.end());
@@ -73,7 +72,8 @@ class BundleRun : public ::testing::TestWithParam<std::string> {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (runs an OCI runtime)";
     if (!fs::exists(kBusybox)) GTEST_SKIP() << "needs busybox-static";
     if (!have_program(runtime())) GTEST_SKIP() << "needs " << runtime();
-    if (!fs::exists(kDefaultSeccompProfile)) GTEST_SKIP() << "needs golang-github-containers-common";
+    if (!fs::exists(kDefaultSeccompProfile))
+      GTEST_SKIP() << "needs golang-github-containers-common";
     bundle_ = dir_.path() / "bundle";
     rootfs_ = bundle_ / "rootfs";
     ASSERT_TRUE(make_dirs(rootfs_ / "bin"));
@@ -136,8 +136,8 @@ class BundleRun : public ::testing::TestWithParam<std::string> {
 
     auto kernel = running_kernel();
     ASSERT_TRUE(kernel) << kernel.error().message;
-    auto seccomp = load_seccomp(SeccompMode::kProfile,
-                                {image::Platform::host().architecture, *caps, *kernel});
+    auto seccomp =
+        load_seccomp(SeccompMode::kProfile, {image::Platform::host().architecture, *caps, *kernel});
     ASSERT_TRUE(seccomp) << seccomp.error().message;
     ASSERT_TRUE(seccomp->has_value());
 
@@ -145,13 +145,15 @@ class BundleRun : public ::testing::TestWithParam<std::string> {
         {"ociVersion", "1.0.2"},
         {"root", {{"path", "rootfs"}, {"readonly", false}}},
         {"hostname", "spec-test"},
-        {"process", oci_process(*process, *resolved, *caps, rlimits_,
-                                default_no_new_privileges(false))},
+        {"process",
+         oci_process(*process, *resolved, *caps, rlimits_, default_no_new_privileges(false))},
         {"mounts", default_mounts()},
         {"linux",
-         {{"namespaces",
-           json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
-                        {{"type", "mount"}}, {{"type", "network"}}})},
+         {{"namespaces", json::array({{{"type", "pid"}},
+                                      {{"type", "ipc"}},
+                                      {{"type", "uts"}},
+                                      {{"type", "mount"}},
+                                      {{"type", "network"}}})},
           {"maskedPaths", masked_paths(!mask_paths)},
           {"readonlyPaths", readonly_paths(false)},
           {"resources", {{"devices", default_device_rules(false)}}},
@@ -176,8 +178,8 @@ class BundleRun : public ::testing::TestWithParam<std::string> {
     auto stdout_text = read_file(out);
     auto stderr_text = read_file(err);
     ASSERT_TRUE(stdout_text && stderr_text);
-    ASSERT_EQ(result->exit_code, 0) << runtime() << " stderr: " << *stderr_text
-                                    << "\nstdout: " << *stdout_text;
+    ASSERT_EQ(result->exit_code, 0)
+        << runtime() << " stderr: " << *stderr_text << "\nstdout: " << *stdout_text;
     container_stdout = *stdout_text;
   }
 
@@ -190,15 +192,15 @@ class BundleRun : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(BundleRun, DefaultsAreEnforcedInTheContainer) {
-  ASSERT_NO_FATAL_FAILURE(write_bundle(
-      "cat /proc/self/status; "
-      "echo \"kcore_bytes=$(cat /proc/kcore 2>/dev/null | wc -c)\"; "
-      "echo \"timer_list_bytes=$(cat /proc/timer_list 2>/dev/null | wc -c)\"; "
-      "if echo 1 2>/dev/null >/proc/sysrq-trigger; then echo sysrq=writable; "
-      "else echo sysrq=refused; fi; "
-      "cat /proc/self/limits; "
-      "echo \"env=$FROM_IMAGE$FROM_SPEC home=$HOME host=$HOSTNAME\"",
-      ""));
+  ASSERT_NO_FATAL_FAILURE(
+      write_bundle("cat /proc/self/status; "
+                   "echo \"kcore_bytes=$(cat /proc/kcore 2>/dev/null | wc -c)\"; "
+                   "echo \"timer_list_bytes=$(cat /proc/timer_list 2>/dev/null | wc -c)\"; "
+                   "if echo 1 2>/dev/null >/proc/sysrq-trigger; then echo sysrq=writable; "
+                   "else echo sysrq=refused; fi; "
+                   "cat /proc/self/limits; "
+                   "echo \"env=$FROM_IMAGE$FROM_SPEC home=$HOME host=$HOSTNAME\"",
+                   ""));
   std::string out;
   ASSERT_NO_FATAL_FAILURE(run("defaults", out));
   auto mask = capability_mask(caps_);
@@ -222,8 +224,8 @@ TEST_P(BundleRun, DefaultsAreEnforcedInTheContainer) {
 
   for (const auto& limit : rlimits_) {
     std::string row = limit.type == "RLIMIT_NOFILE" ? "Max open files" : "Max processes";
-    EXPECT_THAT(out, ::testing::ContainsRegex(fmt::format("{} +{} +{} ", row, limit.soft,
-                                                          limit.hard)))
+    EXPECT_THAT(out,
+                ::testing::ContainsRegex(fmt::format("{} +{} +{} ", row, limit.soft, limit.hard)))
         << limit.type;
   }
 }

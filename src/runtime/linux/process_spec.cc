@@ -103,7 +103,8 @@ nlohmann::json oci_process(const ProcessSpec& process, const ResolvedUser& user,
                            const std::vector<std::string>& capabilities,
                            const std::vector<OciRlimit>& rlimits, bool no_new_privileges) {
   std::vector<std::string> env = process.env;
-  if (!has_nonempty_env(env, "HOME")) replace_or_append_env(env, {fmt::format("HOME={}", user.home)});
+  if (!has_nonempty_env(env, "HOME"))
+    replace_or_append_env(env, {fmt::format("HOME={}", user.home)});
 
   nlohmann::json oci_user = {{"uid", user.uid}, {"gid", user.gid}};
   if (!user.additional_gids.empty()) oci_user["additionalGids"] = user.additional_gids;

@@ -48,7 +48,8 @@ INSTANTIATE_TEST_SUITE_P(
     Table, DockerArgvMerge,
     ::testing::Values(
         MergeCase{"image_only", {"/ep", "-x"}, {"c1", "c2"}, {}, {}, Argv{"/ep", "-x", "c1", "c2"}},
-        MergeCase{"args_replace_cmd", {"/ep"}, {"c1"}, {}, Argv{"a1", "a2"}, Argv{"/ep", "a1", "a2"}},
+        MergeCase{
+            "args_replace_cmd", {"/ep"}, {"c1"}, {}, Argv{"a1", "a2"}, Argv{"/ep", "a1", "a2"}},
         MergeCase{"entrypoint_drops_cmd", {"/ep"}, {"c1"}, Argv{"/x"}, {}, Argv{"/x"}},
         MergeCase{"entrypoint_and_args", {"/ep"}, {"c1"}, Argv{"/x"}, Argv{"a"}, Argv{"/x", "a"}},
         MergeCase{"empty_entrypoint_keeps_cmd", {"/ep"}, {"c1"}, Argv{}, {}, Argv{"c1"}},
@@ -60,7 +61,11 @@ INSTANTIATE_TEST_SUITE_P(
         MergeCase{"nothing_at_all", {}, {}, {}, {}, std::nullopt},
         MergeCase{"empty_overrides_on_empty_image", {}, {}, Argv{}, Argv{}, std::nullopt},
         MergeCase{"empty_entrypoint_empty_cmd", {"/ep"}, {}, Argv{}, {}, std::nullopt},
-        MergeCase{"spec_only", {}, {}, Argv{"/bin/sh"}, Argv{"-c", "true"},
+        MergeCase{"spec_only",
+                  {},
+                  {},
+                  Argv{"/bin/sh"},
+                  Argv{"-c", "true"},
                   Argv{"/bin/sh", "-c", "true"}}),
     [](const auto& test_info) { return test_info.param.name; });
 
@@ -85,8 +90,9 @@ TEST(MergeProcessEnv, DefaultPathWhenImageHasNone) {
   image.env = {"A=1"};
   auto merged = merge_process(image, "img", {});
   ASSERT_TRUE(merged);
-  EXPECT_THAT(merged->env,
-              ElementsAre("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"));
+  EXPECT_THAT(
+      merged->env,
+      ElementsAre("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"));
 }
 
 TEST(MergeProcessEnv, SpecPathOverridesDefault) {
@@ -106,8 +112,9 @@ TEST(MergeProcessEnv, HostnameAndTermLikeDocker) {
   auto merged = merge_process(image, "img", overrides);
   ASSERT_TRUE(merged);
   // Docker's daemon env comes first; the image may override it in place.
-  EXPECT_THAT(merged->env, ElementsAre("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                       "HOSTNAME=from-image", "TERM=xterm", "X=1"));
+  EXPECT_THAT(merged->env,
+              ElementsAre("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          "HOSTNAME=from-image", "TERM=xterm", "X=1"));
   EXPECT_TRUE(merged->terminal);
 }
 
@@ -161,8 +168,8 @@ TEST(MergeProcess, WorkingDirAndUser) {
 TEST(OciProcess, HomeDefaultUserCapsRlimits) {
   ProcessSpec process{{"/bin/sh"}, {"PATH=/bin"}, "/", "app", false};
   ResolvedUser user{1000, 1000, {2000, 2001}, "/home/app", "app"};
-  auto json = oci_process(process, user, {"CAP_CHOWN", "CAP_KILL"},
-                          {{"RLIMIT_NOFILE", 1024, 2048}}, true);
+  auto json =
+      oci_process(process, user, {"CAP_CHOWN", "CAP_KILL"}, {{"RLIMIT_NOFILE", 1024, 2048}}, true);
   EXPECT_EQ(json["args"], nlohmann::json({"/bin/sh"}));
   EXPECT_EQ(json["env"], nlohmann::json({"PATH=/bin", "HOME=/home/app"}));
   EXPECT_EQ(json["cwd"], "/");

@@ -71,8 +71,9 @@ Result<RlimitCeilings> agent_rlimit_ceilings() {
     if (::getrlimit(limit.resource, &value) != 0) {
       return sys_error(fmt::format("getrlimit {}", limit.oci), errno);
     }
-    out[std::string(limit.oci)] =
-        value.rlim_max == RLIM_INFINITY ? kRlimitInfinity : static_cast<std::uint64_t>(value.rlim_max);
+    out[std::string(limit.oci)] = value.rlim_max == RLIM_INFINITY
+                                      ? kRlimitInfinity
+                                      : static_cast<std::uint64_t>(value.rlim_max);
   }
   return out;
 }

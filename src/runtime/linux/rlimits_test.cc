@@ -1,9 +1,8 @@
 #include "runtime/linux/rlimits.h"
 
-#include <sys/resource.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 namespace zlayer::runtime::linux {
 namespace {
@@ -58,10 +57,11 @@ TEST(BuildRlimits, ClampsToCeilingWithWarningNamingTheLimit) {
                              {"memlock", {.soft = kRlimitInfinity}}},
                             ceilings);
   ASSERT_TRUE(plan) << plan.error().message;
-  EXPECT_THAT(plan->rlimits, ElementsAre(OciRlimit{"RLIMIT_CORE", 50, 100},
-                                         OciRlimit{"RLIMIT_MEMLOCK", kRlimitInfinity, kRlimitInfinity},
-                                         OciRlimit{"RLIMIT_NOFILE", 20000, 20000},
-                                         OciRlimit{"RLIMIT_NPROC", 100, 500}));
+  EXPECT_THAT(
+      plan->rlimits,
+      ElementsAre(OciRlimit{"RLIMIT_CORE", 50, 100},
+                  OciRlimit{"RLIMIT_MEMLOCK", kRlimitInfinity, kRlimitInfinity},
+                  OciRlimit{"RLIMIT_NOFILE", 20000, 20000}, OciRlimit{"RLIMIT_NPROC", 100, 500}));
   ASSERT_EQ(plan->warnings.size(), 2u);
   EXPECT_EQ(plan->warnings[0],
             "RLIMIT_NOFILE default 1048576/1048576 (soft/hard) is above the agent's own hard "
@@ -80,8 +80,8 @@ TEST(BuildRlimits, NeverAboveThisProcessHardLimits) {
   rlimit nproc{};
   ASSERT_EQ(::getrlimit(RLIMIT_NPROC, &nproc), 0);
 
-  auto plan = build_rlimits({{"nproc", {.soft = kRlimitInfinity, .hard = kRlimitInfinity}}},
-                            *ceilings);
+  auto plan =
+      build_rlimits({{"nproc", {.soft = kRlimitInfinity, .hard = kRlimitInfinity}}}, *ceilings);
   ASSERT_TRUE(plan) << plan.error().message;
   for (const auto& limit : plan->rlimits) {
     EXPECT_LE(limit.hard, ceilings->at(limit.type)) << limit.type;
@@ -95,13 +95,13 @@ TEST(BuildRlimits, NeverAboveThisProcessHardLimits) {
     EXPECT_EQ(plan->rlimits[0].soft, 20000u);
     EXPECT_THAT(plan->warnings, ::testing::Contains(HasSubstr("RLIMIT_NOFILE default")));
   }
-  EXPECT_EQ(plan->rlimits[1].hard, nproc.rlim_max == RLIM_INFINITY ? kRlimitInfinity : nproc.rlim_max);
+  EXPECT_EQ(plan->rlimits[1].hard,
+            nproc.rlim_max == RLIM_INFINITY ? kRlimitInfinity : nproc.rlim_max);
 }
 
 TEST(OciRlimits, Json) {
   auto json = oci_rlimits({{"RLIMIT_NOFILE", 1, kRlimitInfinity}});
-  EXPECT_EQ(json.dump(),
-            R"([{"hard":18446744073709551615,"soft":1,"type":"RLIMIT_NOFILE"}])");
+  EXPECT_EQ(json.dump(), R"([{"hard":18446744073709551615,"soft":1,"type":"RLIMIT_NOFILE"}])");
 }
 
 }  // namespace

@@ -85,8 +85,9 @@ Result<Filter> parse_filter(const json& rule, std::string_view key, std::string_
     if (!min->is_string()) {
       return errorf(Errc::kInvalidArgument, "{}.minKernel is not a string", here);
     }
-    ZLAYER_TRY(version, KernelVersion::parse(min->get<std::string>())
-                            .map_error([&](Error e) { return e.wrap(here + ".minKernel"); }));
+    ZLAYER_TRY(version, KernelVersion::parse(min->get<std::string>()).map_error([&](Error e) {
+      return e.wrap(here + ".minKernel");
+    }));
     out.min_kernel = version;
   }
   return out;
@@ -215,7 +216,8 @@ Result<json> convert_seccomp_profile(std::string_view profile, const SeccompTarg
     }
     for (const auto& entry : *arch_map) {
       if (!entry.is_object() || !entry.contains("architecture")) {
-        return errorf(Errc::kInvalidArgument, "seccomp profile: archMap entry without architecture");
+        return errorf(Errc::kInvalidArgument,
+                      "seccomp profile: archMap entry without architecture");
       }
       if (entry["architecture"] != native_arch) continue;
       arches.push_back(native_arch);
@@ -259,7 +261,8 @@ Result<std::optional<json>> load_seccomp(SeccompMode mode, const SeccompTarget& 
     if (error.code == Errc::kNotFound) {
       error.message += " (the default profile comes with golang-github-containers-common)";
     }
-    return unexpected(std::move(error).wrap(fmt::format("seccomp profile {}", profile_path.string())));
+    return unexpected(
+        std::move(error).wrap(fmt::format("seccomp profile {}", profile_path.string())));
   }
   ZLAYER_TRY(converted, convert_seccomp_profile(*text, target).map_error([&](Error e) {
     return e.wrap(profile_path.string());

@@ -138,8 +138,8 @@ TEST(SeccompProfile, MinKernelCapsArgsAndLegacyName) {
   EXPECT_EQ(actions_for(*old_kernel, "legacy_single").size(), 1u);
   EXPECT_FALSE(old_kernel->contains("defaultErrnoRet"));
 
-  auto new_kernel = convert_seccomp_profile(
-      kFixture, {"amd64", {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}, {5, 10}});
+  auto new_kernel =
+      convert_seccomp_profile(kFixture, {"amd64", {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}, {5, 10}});
   ASSERT_TRUE(new_kernel);
   EXPECT_EQ(actions_for(*new_kernel, "new_in_5_10").size(), 1u);
   EXPECT_TRUE(actions_for(*new_kernel, "old_only").empty());

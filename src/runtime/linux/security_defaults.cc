@@ -13,18 +13,47 @@ namespace {
 // Capability names by number, as linux/capability.h defines them (0 … CAP_CHECKPOINT_RESTORE).
 // A kernel may know more numbers than this table; those have no name and are left out, as
 // Docker does.
-constexpr std::array<std::string_view, 41> kCapabilityNames = {
-    "CAP_CHOWN",            "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",           "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",          "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",        "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",       "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",        "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",     "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",            "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",     "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",    "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE"};
+constexpr std::array<std::string_view, 41> kCapabilityNames = {"CAP_CHOWN",
+                                                               "CAP_DAC_OVERRIDE",
+                                                               "CAP_DAC_READ_SEARCH",
+                                                               "CAP_FOWNER",
+                                                               "CAP_FSETID",
+                                                               "CAP_KILL",
+                                                               "CAP_SETGID",
+                                                               "CAP_SETUID",
+                                                               "CAP_SETPCAP",
+                                                               "CAP_LINUX_IMMUTABLE",
+                                                               "CAP_NET_BIND_SERVICE",
+                                                               "CAP_NET_BROADCAST",
+                                                               "CAP_NET_ADMIN",
+                                                               "CAP_NET_RAW",
+                                                               "CAP_IPC_LOCK",
+                                                               "CAP_IPC_OWNER",
+                                                               "CAP_SYS_MODULE",
+                                                               "CAP_SYS_RAWIO",
+                                                               "CAP_SYS_CHROOT",
+                                                               "CAP_SYS_PTRACE",
+                                                               "CAP_SYS_PACCT",
+                                                               "CAP_SYS_ADMIN",
+                                                               "CAP_SYS_BOOT",
+                                                               "CAP_SYS_NICE",
+                                                               "CAP_SYS_RESOURCE",
+                                                               "CAP_SYS_TIME",
+                                                               "CAP_SYS_TTY_CONFIG",
+                                                               "CAP_MKNOD",
+                                                               "CAP_LEASE",
+                                                               "CAP_AUDIT_WRITE",
+                                                               "CAP_AUDIT_CONTROL",
+                                                               "CAP_SETFCAP",
+                                                               "CAP_MAC_OVERRIDE",
+                                                               "CAP_MAC_ADMIN",
+                                                               "CAP_SYSLOG",
+                                                               "CAP_WAKE_ALARM",
+                                                               "CAP_BLOCK_SUSPEND",
+                                                               "CAP_AUDIT_READ",
+                                                               "CAP_PERFMON",
+                                                               "CAP_BPF",
+                                                               "CAP_CHECKPOINT_RESTORE"};
 
 std::string upper(std::string_view text) {
   std::string out(text);
@@ -140,9 +169,17 @@ Result<std::vector<std::string>> effective_capabilities(const CapabilityOptions&
 
 std::vector<std::string> masked_paths(bool privileged) {
   if (privileged) return {};
-  return {"/proc/asound",      "/proc/acpi",        "/proc/kcore",      "/proc/keys",
-          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-          "/proc/scsi",        "/sys/firmware",     "/sys/devices/virtual/powercap"};
+  return {"/proc/asound",
+          "/proc/acpi",
+          "/proc/kcore",
+          "/proc/keys",
+          "/proc/latency_stats",
+          "/proc/timer_list",
+          "/proc/timer_stats",
+          "/proc/sched_debug",
+          "/proc/scsi",
+          "/sys/firmware",
+          "/sys/devices/virtual/powercap"};
 }
 
 std::vector<std::string> readonly_paths(bool privileged) {
@@ -158,9 +195,9 @@ nlohmann::json default_mounts(const MountOptions& options) {
   mounts.push_back(mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}));
   mounts.push_back(
       mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}));
-  mounts.push_back(mount("/dev/pts", "devpts", "devpts",
-                         {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
-                          "gid=5"}));
+  mounts.push_back(
+      mount("/dev/pts", "devpts", "devpts",
+            {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}));
   mounts.push_back(
       mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", shm_size}));
   mounts.push_back(mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
@@ -177,16 +214,16 @@ nlohmann::json default_device_rules(bool privileged) {
     return rules;
   }
   rules.push_back({{"allow", false}, {"access", "rwm"}});
-  rules.push_back(device_rule(true, "c", 1, 3, "rwm"));    // /dev/null
-  rules.push_back(device_rule(true, "c", 1, 8, "rwm"));    // /dev/random
-  rules.push_back(device_rule(true, "c", 1, 7, "rwm"));    // /dev/full
-  rules.push_back(device_rule(true, "c", 5, 0, "rwm"));    // /dev/tty
-  rules.push_back(device_rule(true, "c", 1, 5, "rwm"));    // /dev/zero
-  rules.push_back(device_rule(true, "c", 1, 9, "rwm"));    // /dev/urandom
-  rules.push_back(device_rule(true, "c", -1, -1, "m"));    // mknod of any char device
-  rules.push_back(device_rule(true, "b", -1, -1, "m"));    // mknod of any block device
+  rules.push_back(device_rule(true, "c", 1, 3, "rwm"));     // /dev/null
+  rules.push_back(device_rule(true, "c", 1, 8, "rwm"));     // /dev/random
+  rules.push_back(device_rule(true, "c", 1, 7, "rwm"));     // /dev/full
+  rules.push_back(device_rule(true, "c", 5, 0, "rwm"));     // /dev/tty
+  rules.push_back(device_rule(true, "c", 1, 5, "rwm"));     // /dev/zero
+  rules.push_back(device_rule(true, "c", 1, 9, "rwm"));     // /dev/urandom
+  rules.push_back(device_rule(true, "c", -1, -1, "m"));     // mknod of any char device
+  rules.push_back(device_rule(true, "b", -1, -1, "m"));     // mknod of any block device
   rules.push_back(device_rule(true, "c", 136, -1, "rwm"));  // /dev/pts/*
-  rules.push_back(device_rule(true, "c", 5, 2, "rwm"));    // /dev/ptmx
+  rules.push_back(device_rule(true, "c", 5, 2, "rwm"));     // /dev/ptmx
   rules.push_back(device_rule(true, "c", 10, 200, "rwm"));  // /dev/net/tun
   return rules;
 }

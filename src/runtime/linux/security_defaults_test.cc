@@ -10,7 +10,9 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::Not;
 
-std::vector<std::string> defaults() { return {kDefaultCapabilities.begin(), kDefaultCapabilities.end()}; }
+std::vector<std::string> defaults() {
+  return {kDefaultCapabilities.begin(), kDefaultCapabilities.end()};
+}
 
 TEST(Capabilities, DefaultSetMaskIsDockers) {
   auto caps = effective_capabilities({}, 40);
@@ -37,9 +39,8 @@ TEST(Capabilities, NamesWithOrWithoutPrefixAnyCase) {
 }
 
 TEST(Capabilities, AddAndDrop) {
-  auto caps = effective_capabilities({.cap_add = {"NET_ADMIN", "cap_chown"},
-                                      .cap_drop = {"mknod", "CAP_NET_RAW"}},
-                                     40);
+  auto caps = effective_capabilities(
+      {.cap_add = {"NET_ADMIN", "cap_chown"}, .cap_drop = {"mknod", "CAP_NET_RAW"}}, 40);
   ASSERT_TRUE(caps);
   EXPECT_THAT(*caps, Contains("CAP_NET_ADMIN"));
   EXPECT_THAT(*caps, Not(Contains("CAP_MKNOD")));
@@ -92,8 +93,8 @@ TEST(SecurityPaths, MaskedAndReadonlyLikeDocker) {
   EXPECT_EQ(masked_paths(false).size(), 11u);
   EXPECT_THAT(masked_paths(false), Contains("/proc/kcore"));
   EXPECT_THAT(masked_paths(false), Contains("/sys/devices/virtual/powercap"));
-  EXPECT_THAT(readonly_paths(false),
-              ElementsAre("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"));
+  EXPECT_THAT(readonly_paths(false), ElementsAre("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                                 "/proc/sysrq-trigger"));
   EXPECT_TRUE(masked_paths(true).empty());
   EXPECT_TRUE(readonly_paths(true).empty());
   EXPECT_TRUE(default_no_new_privileges(false));
@@ -119,12 +120,13 @@ TEST(DefaultDevices, DenyAllThenRuncAllowList) {
   auto rules = default_device_rules(false);
   ASSERT_EQ(rules.size(), 12u);
   EXPECT_EQ(rules[0], nlohmann::json({{"allow", false}, {"access", "rwm"}}));
-  EXPECT_EQ(rules[1], nlohmann::json({{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 3},
-                                      {"access", "rwm"}}));
+  EXPECT_EQ(rules[1],
+            nlohmann::json(
+                {{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"access", "rwm"}}));
   // mknod wildcard: no major/minor at all.
   EXPECT_EQ(rules[7], nlohmann::json({{"allow", true}, {"type", "c"}, {"access", "m"}}));
-  EXPECT_EQ(rules[9], nlohmann::json({{"allow", true}, {"type", "c"}, {"major", 136},
-                                      {"access", "rwm"}}));
+  EXPECT_EQ(rules[9],
+            nlohmann::json({{"allow", true}, {"type", "c"}, {"major", 136}, {"access", "rwm"}}));
   auto all = default_device_rules(true);
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0]["allow"], true);

@@ -123,7 +123,8 @@ Result<InRootFile> read_file_in_root(int root_fd, std::string_view relative,
   }
   UniqueFd fd(fd_raw);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return sys_error(fmt::format("stat {} in the rootfs", name), errno);
+  if (::fstat(fd.get(), &st) != 0)
+    return sys_error(fmt::format("stat {} in the rootfs", name), errno);
   if (!S_ISREG(st.st_mode)) {
     return errorf(Errc::kInvalidArgument, "{} in the rootfs is not a regular file", name);
   }
@@ -167,8 +168,9 @@ Result<ResolvedUser> resolve_user(const std::filesystem::path& rootfs, std::stri
     }
   }
 
-  ZLAYER_TRY(passwd_file, read_file_in_root(root.get(), "etc/passwd")
-                              .map_error([&](Error e) { return e.wrap(rootfs.string()); }));
+  ZLAYER_TRY(passwd_file, read_file_in_root(root.get(), "etc/passwd").map_error([&](Error e) {
+    return e.wrap(rootfs.string());
+  }));
   auto passwd = parse_passwd(passwd_file.content);
 
   ResolvedUser out;
@@ -196,8 +198,9 @@ Result<ResolvedUser> resolve_user(const std::filesystem::path& rootfs, std::stri
 
   if (group_arg.empty() && out.name.empty()) return out;
 
-  ZLAYER_TRY(group_file, read_file_in_root(root.get(), "etc/group")
-                             .map_error([&](Error e) { return e.wrap(rootfs.string()); }));
+  ZLAYER_TRY(group_file, read_file_in_root(root.get(), "etc/group").map_error([&](Error e) {
+    return e.wrap(rootfs.string());
+  }));
   auto groups = parse_group(group_file.content);
 
   if (!group_arg.empty()) {

@@ -1,9 +1,8 @@
 #include "runtime/linux/user_resolve.h"
 
-#include <sys/stat.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "core/fs.h"
 #include "support/temp_dir.h"
