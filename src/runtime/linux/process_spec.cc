@@ -94,7 +94,7 @@ Result<ProcessSpec> merge_process(const image::ImageConfig& image, std::string_v
                   image_name);
   }
 
-  out.user = overrides.user.value_or(image.user);
+  out.user = overrides.user && !overrides.user->empty() ? *overrides.user : image.user;
   out.terminal = overrides.tty;
   return out;
 }

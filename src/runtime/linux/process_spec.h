@@ -56,8 +56,11 @@ struct ProcessSpec {
 //   TERM=xterm when tty), then the image env, then overrides.env; each later entry replaces an
 //   earlier one with the same key in place, new keys are appended (so: image order, then new
 //   keys). An image entry without '=' removes that key (Docker's ReplaceOrAppendEnvValues).
-// - cwd: overrides.working_dir, else the image WorkingDir, else "/".
-// - user: overrides.user, else the image User.
+//   Values match Docker's; the order differs on purpose: Docker lists spec keys before
+//   image-only ones, we keep the image's order so a spec override does not move a variable.
+// - cwd: overrides.working_dir, else the image WorkingDir, else "/" (empty strings count as
+//   unset, as in Docker).
+// - user: overrides.user, else the image User (empty counts as unset).
 // Errors: kInvalidArgument when the argv is empty ("image X has no entrypoint or cmd and the spec
 // gives none"), when an override env key is empty or contains '=', or when the working dir is not
 // absolute.

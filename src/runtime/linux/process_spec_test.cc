@@ -158,6 +158,11 @@ TEST(MergeProcess, WorkingDirAndUser) {
   EXPECT_EQ(merged->cwd, "/data");
   EXPECT_EQ(merged->user, "1000:1000");
 
+  overrides.user = "";
+  merged = merge_process(image, "img", overrides);
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->user, "app");  // empty override = unset, as Docker
+
   overrides.working_dir = "relative/dir";
   merged = merge_process(image, "img", overrides);
   ASSERT_FALSE(merged);
