@@ -14,6 +14,8 @@
 #include "image/image_service.h"
 #include "image/manifest.h"
 #include "image/rootfs.h"
+#include "state/state_db.h"
+#include "support/fake_http_server.h"
 #include "support/image_builder.h"
 #include "support/registry_fixture.h"
 #include "support/tar_builder.h"
@@ -387,6 +389,128 @@ TEST_F(CliTest, BadInputGivesDockerExitCodes) {
   ASSERT_TRUE(no_image);
   EXPECT_EQ(no_image->exit_code, 1);
   EXPECT_NE(no_image->err.find("nothing-here"), std::string::npos) << no_image->err;
+}
+
+// A registry that misbehaves in one way per test, served by a fake HTTP server: the pull must fail
+// (or recover) cleanly, and the store must hold nothing half-written.
+class BrokenRegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    layer_ = testing::compress(TarBuilder().file("hello", "world").tar(), TarCompression::kGzip);
+    diff_id_ = testing::sha256_digest(TarBuilder().file("hello", "world").tar());
+    config_ = fmt::format(R"({{"architecture":"{}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}})",
+                          Platform::host().architecture, diff_id_);
+    manifest_ = fmt::format(
+        R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+        R"("config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},)"
+        R"("layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":{}}}]}})",
+        testing::sha256_digest(config_), config_.size(), testing::sha256_digest(layer_), layer_.size());
+    auto& http = server_.http();
+    http.Get("/v2/", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+    http.Get("/v2/broken/app/manifests/1", [this](const httplib::Request&, httplib::Response& res) {
+      if (html_manifest_) {
+        res.set_content("<html><body>Log in to continue</body></html>", "text/html");
+        return;
+      }
+      res.set_content(manifest_, "application/vnd.oci.image.manifest.v1+json");
+    });
+    http.Get(R"(/v2/broken/app/blobs/(sha256:[0-9a-f]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      std::string digest = req.matches[1];
+      if (digest == testing::sha256_digest(config_)) {
+        res.set_content(config_, "application/octet-stream");
+        return;
+      }
+      if (failures_left_ > 0) {
+        --failures_left_;
+        res.status = 500;
+        res.set_content("<html>internal error</html>", "text/html");
+        return;
+      }
+      std::string body = layer_;
+      if (tamper_) body[body.size() / 2] ^= 0x55;  // same size, wrong digest
+      if (truncate_) {
+        // Announce the full size, send half, drop the connection (every attempt).
+        auto shared = std::make_shared<std::string>(body);
+        res.set_content_provider(shared->size(), "application/octet-stream",
+                                 [shared](size_t offset, size_t, httplib::DataSink& sink) {
+                                   if (offset >= shared->size() / 2) return false;
+                                   sink.write(shared->data() + offset, shared->size() / 2 - offset);
+                                   return true;
+                                 });
+        return;
+      }
+      res.set_content(body, "application/octet-stream");
+    });
+    server_.start();
+  }
+
+  Result<PullResult> pull() {
+    RegistryOptions options;
+    options.initial_backoff = std::chrono::milliseconds(1);
+    options.max_attempts = 3;
+    auto images = ImageService::open(dir_.paths(), options);
+    if (!images) return unexpected(images.error());
+    return (*images)->pull(*Reference::parse(server_.host() + "/broken/app:1"));
+  }
+
+  // Nothing half-written: no blob under a real name but verified ones, no ingest file, no
+  // snapshot, no tag.
+  void expect_nothing_left() {
+    auto content = dir_.paths().content_dir();
+    EXPECT_TRUE(fs::is_empty(content / "ingest"));
+    EXPECT_FALSE(fs::exists(content / "blobs" / "sha256" / testing::sha256_digest(layer_).substr(7)));
+    for (const auto& e : fs::directory_iterator(content / "blobs" / "sha256")) {
+      auto bytes = read_file(e.path());
+      ASSERT_TRUE(bytes);
+      EXPECT_EQ(testing::sha256_digest(*bytes).substr(7), e.path().filename().string());
+    }
+    EXPECT_TRUE(fs::is_empty(dir_.paths().snapshots_dir()));
+    auto db = state::StateDb::open(dir_.paths().state_db());
+    ASSERT_TRUE(db);
+    EXPECT_EQ(state::as_int((*db->query("SELECT COUNT(*) FROM images"))[0][0]), 0);
+  }
+
+  TempDir dir_{"zlayer-broken-"};
+  testing::FakeServer server_;
+  std::string layer_, diff_id_, config_, manifest_;
+  std::atomic<int> failures_left_{0};
+  bool tamper_ = false;
+  bool truncate_ = false;
+  bool html_manifest_ = false;
+};
+
+TEST_F(BrokenRegistryTest, WrongDigestBlobIsRejected) {
+  tamper_ = true;
+  auto pulled = pull();
+  ASSERT_FALSE(pulled);
+  EXPECT_NE(pulled.error().message.find("digest mismatch"), std::string::npos) << pulled.error().message;
+  expect_nothing_left();
+}
+
+TEST_F(BrokenRegistryTest, ConnectionDroppedMidBlobEveryTimeFailsCleanly) {
+  truncate_ = true;
+  auto pulled = pull();
+  ASSERT_FALSE(pulled);
+  EXPECT_EQ(pulled.error().code, Errc::kUnavailable) << pulled.error().message;
+  expect_nothing_left();
+}
+
+TEST_F(BrokenRegistryTest, ServerErrorsThenSuccessIsRetried) {
+  failures_left_ = 2;
+  auto pulled = pull();
+  ASSERT_TRUE(pulled) << pulled.error().message;
+  EXPECT_EQ(failures_left_.load(), 0);
+  EXPECT_EQ(server_.count("/v2/broken/app/blobs/" + testing::sha256_digest(layer_)), 3);
+}
+
+TEST_F(BrokenRegistryTest, HtmlInsteadOfManifestIsAClearError) {
+  html_manifest_ = true;
+  auto pulled = pull();
+  ASSERT_FALSE(pulled);
+  EXPECT_NE(pulled.error().message.find("not a manifest"), std::string::npos) << pulled.error().message;
+  EXPECT_NE(pulled.error().message.find("Log in"), std::string::npos) << pulled.error().message;
+  expect_nothing_left();
 }
 
 }  // namespace

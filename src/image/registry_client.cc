@@ -681,6 +681,10 @@ struct RegistryClient::Impl {
 
     int attempt = 1;
     bool reauthenticated = false;
+    // Progress is measured against the furthest point any attempt reached, not against the start
+    // of this attempt: a server that always drops at the same byte, without Range support, makes
+    // every attempt restart from zero and must still run out of attempts.
+    std::int64_t furthest = spec.progress ? spec.progress() : 0;
     while (true) {
       std::vector<std::string> headers = spec.headers;
       if (spec.before_attempt) {
@@ -688,7 +692,6 @@ struct RegistryClient::Impl {
         headers.insert(headers.end(), extra.begin(), extra.end());
       }
       const std::optional<std::string> authorization = tokens.get(ref.registry, scope);
-      const std::int64_t progress_before = spec.progress ? spec.progress() : 0;
       std::string url = base + spec.path;
       Hop hop;
       bool on_registry = true;
@@ -738,7 +741,8 @@ struct RegistryClient::Impl {
         return unexpected(http_error(ref, spec.what, hop, on_registry));
       }
 
-      const bool progressed = spec.progress && spec.progress() > progress_before;
+      const bool progressed = spec.progress && spec.progress() > furthest;
+      if (progressed) furthest = spec.progress();
       if (!progressed) {
         if (attempt >= options.max_attempts) {
           if (hop.code != CURLE_OK) return unexpected(transport_error(ref, spec.what, hop, attempt));
