@@ -7,7 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/subprocess.h"
@@ -427,6 +432,12 @@ class BrokenRegistryTest : public ::testing::Test {
         res.set_content("<html>internal error</html>", "text/html");
         return;
       }
+      if (gated_) {
+        std::unique_lock lock(gate_mutex_);
+        layer_requested_ = true;
+        gate_cv_.notify_all();
+        gate_cv_.wait(lock, [this] { return gate_open_; });
+      }
       std::string body = layer_;
       if (tamper_) body[body.size() / 2] ^= 0x55;  // same size, wrong digest
       if (truncate_) {
@@ -478,6 +489,11 @@ class BrokenRegistryTest : public ::testing::Test {
   bool tamper_ = false;
   bool truncate_ = false;
   bool html_manifest_ = false;
+  bool gated_ = false;  // the layer request waits until the test opens the gate
+  std::mutex gate_mutex_;
+  std::condition_variable gate_cv_;
+  bool layer_requested_ = false;
+  bool gate_open_ = false;
 };
 
 TEST_F(BrokenRegistryTest, WrongDigestBlobIsRejected) {
@@ -502,6 +518,63 @@ TEST_F(BrokenRegistryTest, ServerErrorsThenSuccessIsRetried) {
   ASSERT_TRUE(pulled) << pulled.error().message;
   EXPECT_EQ(failures_left_.load(), 0);
   EXPECT_EQ(server_.count("/v2/broken/app/blobs/" + testing::sha256_digest(layer_)), 3);
+}
+
+// `image prune` while a pull is between storing its config and tagging the image must not delete
+// what the pull is about to tag: prune waits for running pulls.
+TEST_F(BrokenRegistryTest, PruneDuringPullWaitsForIt) {
+  gated_ = true;
+  std::optional<Result<PullResult>> pulled;
+  std::thread puller([&] { pulled = pull(); });
+  {
+    std::unique_lock lock(gate_mutex_);
+    gate_cv_.wait(lock, [this] { return layer_requested_; });
+  }
+  // The config blob is stored, the layer is in flight: now prune from "another terminal".
+  std::atomic<bool> prune_done{false};
+  std::optional<Result<PruneReport>> pruned;
+  std::thread pruner([&] {
+    auto images = ImageService::open(dir_.paths(), {});
+    ASSERT_TRUE(images);
+    pruned = (*images)->prune();
+    prune_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let prune reach its lock
+  EXPECT_FALSE(prune_done.load());
+  {
+    std::lock_guard lock(gate_mutex_);
+    gate_open_ = true;
+  }
+  gate_cv_.notify_all();
+  puller.join();
+  pruner.join();
+  ASSERT_TRUE(pulled && *pulled) << (pulled ? pulled->error().message : "no result");
+  ASSERT_TRUE(pruned && *pruned) << pruned->error().message;
+  EXPECT_EQ((*pruned)->blobs_removed, 0);
+  auto images = ImageService::open(dir_.paths(), {});
+  ASSERT_TRUE(images);
+  auto inspected = (*images)->inspect(server_.host() + "/broken/app:1");
+  ASSERT_TRUE(inspected) << inspected.error().message;
+  auto dirs = (*images)->layer_dirs(*inspected);
+  ASSERT_TRUE(dirs) << dirs.error().message;
+  EXPECT_EQ(read_file((*dirs)[0] / "hello").value_or(""), "world");
+}
+
+// Leftovers of killed pulls (partial downloads, abandoned unpack directories) go with prune.
+TEST_F(BrokenRegistryTest, PruneRemovesLeftoversOfKilledPulls) {
+  ASSERT_TRUE(pull());
+  auto ingest = dir_.paths().content_dir() / "ingest" / "0123456789ab-partial";
+  ASSERT_TRUE(atomic_write_file(ingest, std::string(1000, 'x')));
+  auto abandoned = dir_.paths().snapshots_dir() / "tmp-0123-XXXXXX" / "fs";
+  ASSERT_TRUE(make_dirs(abandoned));
+  auto images = ImageService::open(dir_.paths(), {});
+  ASSERT_TRUE(images);
+  auto report = (*images)->prune();
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->bytes_freed, 1000);
+  EXPECT_FALSE(fs::exists(ingest));
+  EXPECT_FALSE(fs::exists(abandoned.parent_path()));
+  EXPECT_EQ(report->blobs_removed, 0);  // the tagged image keeps all of its content
 }
 
 TEST_F(BrokenRegistryTest, HtmlInsteadOfManifestIsAClearError) {

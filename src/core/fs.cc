@@ -193,11 +193,25 @@ Result<UniqueFd> open_lock_file(const std::filesystem::path& path) {
 
 }  // namespace
 
-Result<FileLock> FileLock::acquire(const std::filesystem::path& path) {
+namespace {
+
+Result<UniqueFd> lock_blocking(const std::filesystem::path& path, int operation) {
   ZLAYER_TRY(fd, open_lock_file(path));
-  while (::flock(fd.get(), LOCK_EX) != 0) {
+  while (::flock(fd.get(), operation) != 0) {
     if (errno != EINTR) return sys_error(fmt::format("locking {}", path.string()), errno);
   }
+  return fd;
+}
+
+}  // namespace
+
+Result<FileLock> FileLock::acquire_shared(const std::filesystem::path& path) {
+  ZLAYER_TRY(fd, lock_blocking(path, LOCK_SH));
+  return FileLock(std::move(fd));
+}
+
+Result<FileLock> FileLock::acquire(const std::filesystem::path& path) {
+  ZLAYER_TRY(fd, lock_blocking(path, LOCK_EX));
   return FileLock(std::move(fd));
 }
 

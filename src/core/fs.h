@@ -58,6 +58,9 @@ class FileLock {
   static Result<FileLock> acquire(const std::filesystem::path& path);
   // Returns kUnavailable at once when another holder has it.
   static Result<FileLock> try_acquire(const std::filesystem::path& path);
+  // A shared lock: any number of shared holders at once, none while an exclusive one is held.
+  // Blocks until granted. (Pulls hold it shared while prune takes it exclusively.)
+  static Result<FileLock> acquire_shared(const std::filesystem::path& path);
 
  private:
   explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}

@@ -61,5 +61,16 @@ TEST_F(FsTest, TryLockSeesOtherHolder) {
   EXPECT_EQ(second.error().code, Errc::kUnavailable);
 }
 
+TEST_F(FsTest, SharedLocksCoexistButExcludeAnExclusiveOne) {
+  auto lock_path = dir_ / "content.lock";
+  auto reader1 = FileLock::acquire_shared(lock_path);
+  auto reader2 = FileLock::acquire_shared(lock_path);
+  ASSERT_TRUE(reader1);
+  ASSERT_TRUE(reader2);
+  auto writer = FileLock::try_acquire(lock_path);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code, Errc::kUnavailable);
+}
+
 }  // namespace
 }  // namespace zlayer

@@ -162,13 +162,21 @@ Result<std::int64_t> ContentStore::remove_all_except(const std::set<Digest>& kee
     ZLAYER_CHECK(remove(d));
     if (s) freed += *s;
   }
-  // Ingest files of a crashed pull: only those no live writer holds (older than an hour).
+  return freed;
+}
+
+Result<std::int64_t> ContentStore::remove_ingest() const {
+  std::int64_t freed = 0;
   std::error_code ec;
-  auto now = std::filesystem::file_time_type::clock::now();
   for (const auto& entry : std::filesystem::directory_iterator(root_ / "ingest", ec)) {
-    auto mtime = entry.last_write_time(ec);
-    if (!ec && now - mtime > std::chrono::hours(1)) std::filesystem::remove(entry.path(), ec);
+    std::error_code size_ec;
+    auto size = entry.file_size(size_ec);
+    if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT) {
+      return sys_error(fmt::format("removing {}", entry.path().string()), errno);
+    }
+    if (!size_ec) freed += static_cast<std::int64_t>(size);
   }
+  if (ec) return errorf(Errc::kInternal, "listing {}: {}", (root_ / "ingest").string(), ec.message());
   return freed;
 }
 

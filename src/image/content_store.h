@@ -95,8 +95,11 @@ class ContentStore {
   Status remove(const Digest& digest) const;
   // Every stored blob's digest.
   Result<std::vector<Digest>> list() const;
-  // Removes blobs not in `keep` and stale ingest files; returns bytes freed.
+  // Removes blobs not in `keep`; returns bytes freed.
   Result<std::int64_t> remove_all_except(const std::set<Digest>& keep) const;
+  // Removes every file in ingest/ (downloads a crashed or killed pull left). Only call it while no
+  // pull runs (ImageService::prune holds the content lock exclusively). Returns bytes freed.
+  Result<std::int64_t> remove_ingest() const;
 
   [[nodiscard]] const std::filesystem::path& root() const { return root_; }
 

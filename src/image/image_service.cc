@@ -135,6 +135,8 @@ struct ImageService::Impl {
   SnapshotStore snapshots;
   state::StateDb db;
 
+  std::filesystem::path content_lock() const { return paths.locks_dir() / "content.lock"; }
+
   // Serialises progress callbacks from download threads.
   std::mutex progress_mutex;
 
@@ -372,6 +374,7 @@ Result<std::unique_ptr<ImageService>> ImageService::open(const Paths& paths, Reg
 }
 
 Result<PullResult> ImageService::pull(const Reference& ref, const PullOptions& options) {
+  ZLAYER_TRY(lease, FileLock::acquire_shared(impl_->content_lock()));
   RegistrySource source(impl_->client, ref);
   // A digest-pinned reference is recorded under its digest; a tag under registry/repo:tag.
   std::string record_name = ref.tag.empty() ? ref.str() : ref.name() + ":" + ref.tag;
@@ -384,6 +387,7 @@ Result<PullResult> ImageService::import_layout(const std::filesystem::path& dir,
                                                std::optional<std::string> tag,
                                                std::optional<Reference> name,
                                                const PullOptions& options) {
+  ZLAYER_TRY(lease, FileLock::acquire_shared(impl_->content_lock()));
   ZLAYER_TRY(selection, select_layout_image(dir, tag));
   Reference ref;
   if (name) {
@@ -464,6 +468,7 @@ Result<std::vector<std::string>> ImageService::remove(std::string_view what) {
 }
 
 Result<PruneReport> ImageService::prune() {
+  ZLAYER_TRY(exclusive, FileLock::acquire(impl_->content_lock()));
   ZLAYER_TRY(all, list());
   std::set<Digest> keep_blobs;
   std::set<Digest> keep_snapshots;
@@ -481,7 +486,9 @@ Result<PruneReport> ImageService::prune() {
   ZLAYER_TRY(freed, impl_->content.remove_all_except(keep_blobs));
   ZLAYER_TRY(after, impl_->content.list());
   report.blobs_removed = static_cast<int>(before.size() - after.size());
-  report.bytes_freed = freed;
+  ZLAYER_TRY(ingest_freed, impl_->content.remove_ingest());
+  report.bytes_freed = freed + ingest_freed;
+  ZLAYER_CHECK(impl_->snapshots.clean_temp());
   ZLAYER_TRY(snapshot_ids, impl_->snapshots.list());
   for (const auto& id : snapshot_ids) {
     if (keep_snapshots.count(id) != 0) continue;

@@ -67,7 +67,7 @@ struct PullResult {
 struct PruneReport {
   int blobs_removed = 0;
   int snapshots_removed = 0;
-  std::int64_t bytes_freed = 0;
+  std::int64_t bytes_freed = 0;  // blobs and partial downloads (snapshot bytes are not counted)
 };
 
 class ImageService {
@@ -98,7 +98,10 @@ class ImageService {
   Result<ImageDetails> inspect(std::string_view what);
   // Removes the tag(s) `what` resolves to; content stays until prune(). Returns removed names.
   Result<std::vector<std::string>> remove(std::string_view what);
-  // Removes blobs and snapshots that no tag references.
+  // Removes blobs and snapshots that no tag references, partial downloads and abandoned unpack
+  // directories of killed pulls. Waits for running pulls (in any process) to finish first: pulls
+  // hold $ZLAYER_RUNTIME_DIR/locks/content.lock shared, prune holds it exclusively, so prune never
+  // deletes what a pull is about to tag.
   Result<PruneReport> prune();
 
   // The snapshot directories (the `fs/` trees) of an image's layers, bottom layer first — the
