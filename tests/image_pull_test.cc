@@ -199,6 +199,20 @@ TEST_F(ImagePullTest, IndexPicksTheRequestedPlatform) {
   EXPECT_NE(missing.error().message.find("linux/arm/v7"), std::string::npos) << missing.error().message;
 }
 
+TEST_F(ImagePullTest, SinglePlatformImageRefusesAnotherRequestedPlatform) {
+  auto name = push("v1", three_layer_image(), PushFormat::kOci, "test/single:v1");
+  auto images = service();
+  PullOptions arm;
+  arm.platform = *Platform::parse("linux/arm64");
+  auto pulled = images->pull(*Reference::parse(name), arm);
+  ASSERT_FALSE(pulled);
+  EXPECT_NE(pulled.error().message.find("linux/arm64"), std::string::npos) << pulled.error().message;
+  EXPECT_TRUE(images->list()->empty());
+  PullOptions host;
+  host.platform = Platform::host();
+  EXPECT_TRUE(images->pull(*Reference::parse(name), host));
+}
+
 TEST_F(ImagePullTest, SecondImageTransfersOnlyItsOwnLayer) {
   OciImage base = three_layer_image();
   OciImage derived = three_layer_image();
@@ -275,6 +289,13 @@ TEST_F(ImagePullTest, ImportFromOciLayout) {
   ASSERT_FALSE(ambiguous);
   EXPECT_NE(ambiguous.error().message.find("one"), std::string::npos) << ambiguous.error().message;
   EXPECT_NE(ambiguous.error().message.find("two"), std::string::npos) << ambiguous.error().message;
+  auto bare_tag = images->import_layout(layout_, "two", std::nullopt);
+  ASSERT_FALSE(bare_tag);
+  EXPECT_NE(bare_tag.error().message.find("give REF"), std::string::npos) << bare_tag.error().message;
+  auto digest_ref = images->import_layout(
+      layout_, "two", *Reference::parse("local/x@sha256:" + std::string(64, 'a')));
+  ASSERT_FALSE(digest_ref);
+  EXPECT_TRUE(images->list()->empty());
   auto imported = images->import_layout(layout_, "two", *Reference::parse("local/imported:2"));
   ASSERT_TRUE(imported) << imported.error().message;
   EXPECT_EQ(imported->image.record.name, "docker.io/local/imported:2");

@@ -63,9 +63,12 @@ void print_pull_result(const image::PullResult& r, const std::string& name, bool
     std::printf("%s\n", name.c_str());
     return;
   }
-  std::printf("Digest: %s\n", r.image.record.manifest_digest.str().c_str());
-  std::printf("Status: %s image for %s (%d layers downloaded, %d reused)\n",
-              r.layers_downloaded > 0 ? "Downloaded newer" : "Image is up to date",
+  // Like Docker: the digest a user would pin, i.e. the index's when there is one.
+  const auto& record = r.image.record;
+  std::printf("Digest: %s\n",
+              (record.index_digest ? *record.index_digest : record.manifest_digest).str().c_str());
+  std::printf("Status: %s for %s (%d layers downloaded, %d reused)\n",
+              r.layers_downloaded > 0 ? "Downloaded newer image" : "Image is up to date",
               name.c_str(), r.layers_downloaded, r.layers_reused);
   std::printf("transferred: %lld bytes\n", static_cast<long long>(r.bytes_transferred));
 }
@@ -220,7 +223,9 @@ void register_image_commands(CLI::App& app, Commands& commands) {
         image::PullOptions options;
         auto result = (*service)->import_layout(dir, tag, ref, options);
         if (!result) return fail(result.error());
-        std::printf("Imported %s (%s)\n", result->image.record.name.c_str(),
+        auto imported = image::Reference::parse(result->image.record.name);
+        std::printf("Imported %s (%s)\n",
+                    imported ? imported->familiar().c_str() : result->image.record.name.c_str(),
                     result->image.record.config_digest.str().c_str());
         return 0;
       };

@@ -218,8 +218,17 @@ struct ImageService::Impl {
                         layer.digest.str(), layer.media_type);
         }
       }
-      if (!config.platform.os.empty() && config.platform.os != want.os) {
-        spdlog::warn("{}: image is for {}, this host runs {}", display_name,
+      // A single-platform image that does not match: an error when the user asked for a
+      // platform, a warning when it is only the host's default (as Docker does).
+      bool mismatch = !config.platform.os.empty() &&
+                      (config.platform.os != want.os ||
+                       config.platform.architecture != want.architecture);
+      if (mismatch && options.platform) {
+        return errorf(Errc::kNotFound, "image is for {}, not the requested platform {}",
+                      config.platform.str(), want.str());
+      }
+      if (mismatch) {
+        spdlog::warn("{}: the image's platform ({}) does not match this host ({})", display_name,
                      config.platform.str(), want.str());
       }
     } else {
@@ -289,8 +298,7 @@ struct ImageService::Impl {
         std::unique_lock lock(mutex);
         cv.wait(lock, [&] { return done[i] != 0; });
         if (done[i] < 0) {
-          failure = unexpected(errors[i].wrap(fmt::format("{}: layer {}", display_name,
-                                                          manifest.layers[i].digest.str())));
+          failure = unexpected(errors[i].wrap(fmt::format("layer {}", manifest.layers[i].digest.str())));
           break;
         }
       }
@@ -307,7 +315,7 @@ struct ImageService::Impl {
           });
       if (!snapshot) {
         cancelled = true;
-        failure = unexpected(snapshot.error().wrap(display_name));
+        failure = unexpected(std::move(snapshot).error());
         break;
       }
       emit(options, {PullEvent::Phase::kUnpacked, layer.digest.short_hex(), layer.size, layer.size});
@@ -391,14 +399,25 @@ Result<PullResult> ImageService::import_layout(const std::filesystem::path& dir,
   ZLAYER_TRY(selection, select_layout_image(dir, tag));
   Reference ref;
   if (name) {
+    if (name->digest) {
+      return errorf(Errc::kInvalidArgument,
+                    "image import: REF \"{}\" must be a name with an optional tag, not a digest",
+                    name->str());
+    }
     ref = *name;
   } else {
-    auto parsed = Reference::parse(selection.tag);
-    if (!parsed) {
+    // containerd writes the full name in io.containerd.image.name; ref.name is usually only a
+    // tag ("v1", "latest"), which is no image name on its own.
+    auto full = selection.descriptor.annotations.find("io.containerd.image.name");
+    std::string candidate = full != selection.descriptor.annotations.end() ? full->second
+                                                                           : selection.tag;
+    bool looks_like_name = candidate.find_first_of("/:") != std::string::npos;
+    auto parsed = Reference::parse(candidate);
+    if (!looks_like_name || !parsed || parsed->digest) {
       return errorf(Errc::kInvalidArgument,
-                    "image layout {}: tag \"{}\" is not a full image reference; give a REF to name "
-                    "the image",
-                    dir.string(), selection.tag);
+                    "image layout {}: \"{}\" is a tag, not an image name; give REF, e.g. "
+                    "`zlayer-agent image import {}:{} myapp:{}`",
+                    dir.string(), candidate, dir.string(), candidate, candidate);
     }
     ref = *parsed;
   }
