@@ -298,11 +298,23 @@ TEST_F(ImagePullTest, ImportFromOciLayout) {
   EXPECT_TRUE(images->list()->empty());
   auto imported = images->import_layout(layout_, "two", *Reference::parse("local/imported:2"));
   ASSERT_TRUE(imported) << imported.error().message;
+  // The same image under a second name: removing it by id needs force, like `docker rmi`.
+  ASSERT_TRUE(images->import_layout(layout_, "one", *Reference::parse("local/imported:1")));
+  auto id = imported->image.record.config_digest.str();
+  auto refused = images->remove(id);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kFailedPrecondition);
+  EXPECT_NE(refused.error().message.find("local/imported:1"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(images->list()->size(), 2u);
   EXPECT_EQ(imported->image.record.name, "docker.io/local/imported:2");
   EXPECT_EQ(imported->bytes_transferred, 0);
   auto dirs = images->layer_dirs(imported->image);
   ASSERT_TRUE(dirs);
   EXPECT_TRUE(fs::exists((*dirs)[0] / "bin" / "busybox"));
+  auto forced = images->remove(id, true);
+  ASSERT_TRUE(forced) << forced.error().message;
+  EXPECT_EQ(forced->size(), 2u);
+  EXPECT_TRUE(images->list()->empty());
 }
 
 TEST(ImagePullTls, BasicAuthOverTlsWithCertsDir) {

@@ -170,14 +170,16 @@ void register_image_commands(CLI::App& app, Commands& commands) {
   {
     auto* cmd = image_cmd->add_subcommand("rm", "Remove image tags (content is freed by prune)");
     auto names = std::make_shared<std::vector<std::string>>();
+    auto force = std::make_shared<bool>(false);
     cmd->add_option("IMAGE", *names, "reference or image id")->required();
+    cmd->add_flag("-f,--force", *force, "remove every tag of an image id");
     cmd->callback([=, &commands] {
       commands.selected = [=]() -> int {
         auto service = open_service();
         if (!service) return fail(service.error());
         int rc = 0;
         for (const auto& n : *names) {
-          auto removed = (*service)->remove(n);
+          auto removed = (*service)->remove(n, *force);
           if (!removed) {
             rc = fail(removed.error());
             continue;

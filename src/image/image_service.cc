@@ -1,5 +1,6 @@
 #include "image/image_service.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -475,9 +476,16 @@ Result<ImageDetails> ImageService::inspect(std::string_view what) {
   return impl_->details(matches.front());
 }
 
-Result<std::vector<std::string>> ImageService::remove(std::string_view what) {
+Result<std::vector<std::string>> ImageService::remove(std::string_view what, bool force) {
   ZLAYER_TRY(all, list());
   ZLAYER_TRY(matches, resolve(std::move(all), what));
+  if (matches.size() > 1 && !force) {
+    std::vector<std::string> names;
+    for (const auto& m : matches) names.push_back(m.name);
+    return errorf(Errc::kFailedPrecondition,
+                  "image {} is tagged as {}; remove the tags one by one or use --force",
+                  what, fmt::join(names, ", "));
+  }
   std::vector<std::string> removed;
   for (const auto& m : matches) {
     ZLAYER_CHECK(impl_->db.exec("DELETE FROM images WHERE name = ?1", {m.name}));

@@ -96,8 +96,11 @@ class ImageService {
   // Looks an image up by reference, full config digest, or a unique prefix of its id (≥ 4 hex).
   // Errors: kNotFound naming `what`, kInvalidArgument when a prefix is ambiguous.
   Result<ImageDetails> inspect(std::string_view what);
-  // Removes the tag(s) `what` resolves to; content stays until prune(). Returns removed names.
-  Result<std::vector<std::string>> remove(std::string_view what);
+  // Removes the tag `what` names, or every tag of the image id `what` (with `force` only when there
+  // are several, as `docker rmi` does); content stays until prune(). Returns removed names.
+  // Errors: kNotFound, kInvalidArgument (ambiguous prefix), kFailedPrecondition (an id with
+  // several tags and no force — the message lists them).
+  Result<std::vector<std::string>> remove(std::string_view what, bool force = false);
   // Removes blobs and snapshots that no tag references, partial downloads and abandoned unpack
   // directories of killed pulls. Waits for running pulls (in any process) to finish first: pulls
   // hold $ZLAYER_RUNTIME_DIR/locks/content.lock shared, prune holds it exclusively, so prune never
