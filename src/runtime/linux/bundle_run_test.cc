@@ -15,6 +15,7 @@
 #include "runtime/linux/seccomp.h"
 #include "runtime/linux/security_defaults.h"
 #include "runtime/linux/user_resolve.h"
+#include "support/oci_bundle.h"
 #include "support/temp_dir.h"
 
 namespace zlayer::runtime::linux {
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr std::string_view kBusybox = "/bin/busybox";
+constexpr std::string_view kBusybox = testing::kBusyboxPath;
 
 // crun 1.8.1 refuses the hybrid cgroup layout of these machines; in a private mount namespace
 // without the cgroup2 mount it sees pure v1 (machine-facts.md, workaround 1). The host is not
@@ -43,10 +44,7 @@ std::vector<std::string> runtime_argv(std::string_view runtime, std::vector<std:
   return argv;
 }
 
-bool have_program(std::string_view name) {
-  auto found = run_subprocess({"sh", "-c", fmt::format("command -v {}", name)});
-  return found && found->exit_code == 0;
-}
+using testing::have_program;
 
 std::string unique_id() {
   std::random_device random;
@@ -76,12 +74,7 @@ class BundleRun : public ::testing::TestWithParam<std::string> {
       GTEST_SKIP() << "needs golang-github-containers-common";
     bundle_ = dir_.path() / "bundle";
     rootfs_ = bundle_ / "rootfs";
-    ASSERT_TRUE(make_dirs(rootfs_ / "bin"));
-    fs::copy_file(kBusybox, rootfs_ / "bin/busybox");
-    for (const char* applet : {"sh", "cat", "wc", "echo", "head"}) {
-      fs::create_symlink("busybox", rootfs_ / "bin" / applet);
-    }
-    ASSERT_TRUE(make_dirs(rootfs_ / "etc"));
+    ASSERT_TRUE(testing::write_busybox_rootfs(rootfs_, {"sh", "cat", "wc", "echo", "head"}));
     ASSERT_TRUE(atomic_write_file(rootfs_ / "etc/passwd",
                                   "root:x:0:0:root:/root:/bin/sh\n"
                                   "app:x:1000:1000::/home/app:/bin/sh\n"));

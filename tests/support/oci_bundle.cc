@@ -1,0 +1,165 @@
+#include "support/oci_bundle.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <sstream>
+
+#include "core/fs.h"
+#include "core/subprocess.h"
+
+namespace zlayer::testing {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Status write_busybox_rootfs(const fs::path& rootfs, const std::vector<std::string>& applets) {
+  ZLAYER_CHECK(make_dirs(rootfs / "bin"));
+  ZLAYER_CHECK(make_dirs(rootfs / "etc"));
+  ZLAYER_CHECK(make_dirs(rootfs / "tmp", 01777));
+  std::error_code ec;
+  fs::copy_file(kBusyboxPath, rootfs / "bin/busybox", fs::copy_options::overwrite_existing, ec);
+  if (ec) return sys_error(fmt::format("copying {} into {}", kBusyboxPath, rootfs.string()),
+                           ec.value());
+  for (const auto& applet : applets) {
+    fs::create_symlink("busybox", rootfs / "bin" / applet, ec);
+    if (ec && ec != std::errc::file_exists) {
+      return sys_error(fmt::format("linking bin/{} in {}", applet, rootfs.string()), ec.value());
+    }
+  }
+  ZLAYER_CHECK(atomic_write_file(rootfs / "etc/passwd",
+                                 "root:x:0:0:root:/root:/bin/sh\n"
+                                 "app:x:1000:1000::/home/app:/bin/sh\n"));
+  ZLAYER_CHECK(atomic_write_file(rootfs / "etc/group", "root:x:0:\napp:x:1000:\n"));
+  return {};
+}
+
+json test_bundle_config(const TestBundleOptions& options) {
+  json caps = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+               "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+               "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+               "CAP_KILL",    "CAP_AUDIT_WRITE"};
+  json linux_section = {
+      {"namespaces", json::array({{{"type", "pid"}},
+                                  {{"type", "ipc"}},
+                                  {{"type", "uts"}},
+                                  {{"type", "mount"}},
+                                  {{"type", "network"}}})},
+      {"maskedPaths", json::array({"/proc/kcore", "/proc/timer_list"})},
+      {"readonlyPaths", json::array({"/proc/sys", "/proc/sysrq-trigger"})},
+  };
+  if (!options.cgroups_path.empty()) linux_section["cgroupsPath"] = options.cgroups_path;
+  if (options.memory_limit_bytes) {
+    linux_section["resources"] = {{"memory",
+                                   {{"limit", *options.memory_limit_bytes},
+                                    {"swap", *options.memory_limit_bytes}}}};
+  }
+  return {
+      {"ociVersion", "1.0.2"},
+      {"root", {{"path", "rootfs"}, {"readonly", false}}},
+      {"hostname", options.hostname},
+      {"process",
+       {{"terminal", false},
+        {"user", {{"uid", 0}, {"gid", 0}}},
+        {"args", options.args},
+        {"env", options.env},
+        {"cwd", options.cwd},
+        {"noNewPrivileges", true},
+        {"capabilities",
+         {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+        {"rlimits", json::array()}}},
+      {"mounts",
+       json::array({
+           {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+           {{"destination", "/dev"},
+            {"type", "tmpfs"},
+            {"source", "tmpfs"},
+            {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+           {{"destination", "/dev/pts"},
+            {"type", "devpts"},
+            {"source", "devpts"},
+            {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
+           {{"destination", "/dev/shm"},
+            {"type", "tmpfs"},
+            {"source", "shm"},
+            {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
+           {{"destination", "/sys"},
+            {"type", "sysfs"},
+            {"source", "sysfs"},
+            {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+       })},
+      {"linux", linux_section},
+  };
+}
+
+Status write_test_bundle(const fs::path& bundle, const TestBundleOptions& options) {
+  ZLAYER_CHECK(write_busybox_rootfs(bundle / "rootfs"));
+  return atomic_write_file(bundle / "config.json", test_bundle_config(options).dump(2));
+}
+
+bool have_program(std::string_view name) { return find_program(name).has_value(); }
+
+std::string unique_name(std::string_view prefix) {
+  std::random_device random;
+  return fmt::format("{}-{}-{:08x}", prefix, ::getpid(), random());
+}
+
+namespace {
+
+std::vector<fs::path> cgroup_mount_points() {
+  std::vector<fs::path> points;
+  auto text = read_file("/proc/self/mountinfo");
+  if (!text) return points;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto separator = line.find(" - ");
+    if (separator == std::string::npos) continue;
+    std::istringstream head(line.substr(0, separator));
+    std::istringstream tail(line.substr(separator + 3));
+    std::string id, parent, device, root, mount_point, fstype;
+    head >> id >> parent >> device >> root >> mount_point;
+    tail >> fstype;
+    if (fstype == "cgroup" || fstype == "cgroup2") points.emplace_back(mount_point);
+  }
+  return points;
+}
+
+}  // namespace
+
+std::vector<fs::path> cgroup_dirs(std::string_view relative) {
+  std::vector<fs::path> found;
+  for (const auto& point : cgroup_mount_points()) {
+    fs::path dir = point / relative;
+    std::error_code ec;
+    if (fs::is_directory(dir, ec)) found.push_back(dir);
+  }
+  return found;
+}
+
+Status remove_cgroup_dirs(std::string_view relative) {
+  std::string busy;
+  for (const auto& top : cgroup_dirs(relative)) {
+    // cgroup directories hold only control files (which rmdir ignores) and child cgroups.
+    std::vector<fs::path> dirs = {top};
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(top, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) dirs.push_back(it->path());
+    }
+    std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+      return a.string().size() > b.string().size();
+    });
+    for (const auto& dir : dirs) {
+      if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+        busy += fmt::format(" {} ({})", dir.string(), ::strerror(errno));
+      }
+    }
+  }
+  if (!busy.empty()) return errorf(Errc::kFailedPrecondition, "cgroups left:{}", busy);
+  return {};
+}
+
+}  // namespace zlayer::testing
