@@ -35,10 +35,10 @@ using ChildSetup = int (*)();
 using OutputCallback = std::function<void(std::string_view)>;
 
 struct SubprocessOptions {
-  std::string input;                                 // written to the child's stdin, then closed
+  std::string input;  // written to the child's stdin, then closed
   std::optional<std::map<std::string, std::string>> env;  // replaces the environment when set
-  std::chrono::milliseconds timeout{0};              // 0 = none; on expiry SIGKILL + kDeadlineExceeded
-  ChildSetup child_setup = nullptr;                  // see ChildSetup; forces fork+exec
+  std::chrono::milliseconds timeout{0};  // 0 = none; on expiry SIGKILL + kDeadlineExceeded
+  ChildSetup child_setup = nullptr;      // see ChildSetup; forces fork+exec
   // When set, stdout/stderr bytes go to the callback (on the calling thread) instead of
   // SubprocessResult::out/err.
   OutputCallback on_stdout;

@@ -119,8 +119,8 @@ TEST(Subprocess, SpawnNewSessionAndInheritedDescriptor) {
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
   auto script = fmt::format("echo hello >&{}; exec sleep 60", write_end.get());
-  auto pid = spawn_process({"sh", "-c", script},
-                           {.inherit_fds = {write_end.get()}, .new_session = true});
+  auto pid =
+      spawn_process({"sh", "-c", script}, {.inherit_fds = {write_end.get()}, .new_session = true});
   ASSERT_TRUE(pid) << pid.error().message;
   write_end.reset();
   char buf[16] = {};

@@ -21,8 +21,8 @@ Status write_busybox_rootfs(const fs::path& rootfs, const std::vector<std::strin
   ZLAYER_CHECK(make_dirs(rootfs / "tmp", 01777));
   std::error_code ec;
   fs::copy_file(kBusyboxPath, rootfs / "bin/busybox", fs::copy_options::overwrite_existing, ec);
-  if (ec) return sys_error(fmt::format("copying {} into {}", kBusyboxPath, rootfs.string()),
-                           ec.value());
+  if (ec)
+    return sys_error(fmt::format("copying {} into {}", kBusyboxPath, rootfs.string()), ec.value());
   for (const auto& applet : applets) {
     fs::create_symlink("busybox", rootfs / "bin" / applet, ec);
     if (ec && ec != std::errc::file_exists) {
@@ -52,9 +52,9 @@ json test_bundle_config(const TestBundleOptions& options) {
   };
   if (!options.cgroups_path.empty()) linux_section["cgroupsPath"] = options.cgroups_path;
   if (options.memory_limit_bytes) {
-    linux_section["resources"] = {{"memory",
-                                   {{"limit", *options.memory_limit_bytes},
-                                    {"swap", *options.memory_limit_bytes}}}};
+    linux_section["resources"] = {
+        {"memory",
+         {{"limit", *options.memory_limit_bytes}, {"swap", *options.memory_limit_bytes}}}};
   }
   return {
       {"ociVersion", "1.0.2"},
@@ -67,8 +67,7 @@ json test_bundle_config(const TestBundleOptions& options) {
         {"env", options.env},
         {"cwd", options.cwd},
         {"noNewPrivileges", true},
-        {"capabilities",
-         {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+        {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
         {"rlimits", json::array()}}},
       {"mounts",
        json::array({

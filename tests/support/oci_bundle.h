@@ -29,7 +29,7 @@ struct TestBundleOptions {
   std::vector<std::string> env = {"PATH=/bin:/usr/bin"};
   std::string cwd = "/";
   std::string hostname = "test";
-  std::string cgroups_path;                     // "" = the runtime's default
+  std::string cgroups_path;                        // "" = the runtime's default
   std::optional<std::int64_t> memory_limit_bytes;  // also caps memory+swap at the same value
 };
 

@@ -69,7 +69,7 @@ std::string monitor_log_excerpt(const fs::path& container_dir) {
 // --- mountinfo / cgroup parsing ----------------------------------------------------------------
 
 struct CgroupMount {
-  std::string root;         // the cgroup path mounted there ("/" normally)
+  std::string root;  // the cgroup path mounted there ("/" normally)
   fs::path mount_point;
   bool v2 = false;
   std::string super_options;
@@ -174,8 +174,9 @@ Result<MonitorArgs> parse_monitor_args(int argc, char** argv) {
 }
 
 void diagnose(std::string_view id, std::string_view text) {
-  auto line = fmt::format("{} {} [{}] {}\n", format_rfc3339_nano(SystemClock::instance().wall_now()),
-                          kMonitorName, id, text);
+  auto line =
+      fmt::format("{} {} [{}] {}\n", format_rfc3339_nano(SystemClock::instance().wall_now()),
+                  kMonitorName, id, text);
   [[maybe_unused]] auto ignored = ::write(2, line.data(), line.size());
 }
 
@@ -258,7 +259,8 @@ int run_monitor(const MonitorArgs& args) {
   auto create_pid = runtime.spawn(
       {"create", "--bundle", args.bundle.string(), "--pid-file", init_pid_file.string(), id},
       {.stdout_fd = out->write.get(), .stderr_fd = err->write.get()});
-  if (!create_pid) return fail(create_pid.error().wrap(fmt::format("{} create", runtime.name())).message);
+  if (!create_pid)
+    return fail(create_pid.error().wrap(fmt::format("{} create", runtime.name())).message);
   out->write.reset();
   err->write.reset();
   ::fcntl(out->read.get(), F_SETFL, O_NONBLOCK);
@@ -285,8 +287,8 @@ int run_monitor(const MonitorArgs& args) {
   drain_available(out->read.get(), runtime_output);
   drain_available(err->read.get(), runtime_output);
   if (!WIFEXITED(create_status) || WEXITSTATUS(create_status) != 0) {
-    int code = WIFEXITED(create_status) ? WEXITSTATUS(create_status)
-                                        : 128 + WTERMSIG(create_status);
+    int code =
+        WIFEXITED(create_status) ? WEXITSTATUS(create_status) : 128 + WTERMSIG(create_status);
     return fail(fmt::format("{} create {}: exit {}: {}", runtime.name(), id, code,
                             excerpt(trim(runtime_output), 800)));
   }
@@ -296,8 +298,8 @@ int run_monitor(const MonitorArgs& args) {
   pid_t init_pid = 0;
   if (pid_text) init_pid = static_cast<pid_t>(std::atol(trim(*pid_text).c_str()));
   if (init_pid <= 0) {
-    return fail(fmt::format("{} create {} wrote no pid to {}", runtime.name(), id,
-                            init_pid_file.string()));
+    return fail(
+        fmt::format("{} create {} wrote no pid to {}", runtime.name(), id, init_pid_file.string()));
   }
   // The OOM counter is read from the init's memory cgroup once it has died, so find the cgroup
   // now, while the process is there to ask.
@@ -378,8 +380,7 @@ int run_monitor(const MonitorArgs& args) {
     }
   }
   if (auto closed = writer->close(); !closed) diagnose(id, closed.error().message);
-  if (auto written = atomic_write_file(args.dir / kExitFile, exit_record_json(record));
-      !written) {
+  if (auto written = atomic_write_file(args.dir / kExitFile, exit_record_json(record)); !written) {
     diagnose(id, written.error().wrap("writing the exit file").message);
     return 1;
   }
@@ -425,7 +426,8 @@ Result<fs::path> locate_monitor_binary() {
 
 Result<MonitorHandle> start_monitor(const MonitorConfig& config) {
   if (config.runtime == nullptr || config.container_id.empty()) {
-    return make_error(Errc::kInvalidArgument, "start_monitor: runtime and container id are required");
+    return make_error(Errc::kInvalidArgument,
+                      "start_monitor: runtime and container id are required");
   }
   fs::path binary = config.monitor_binary;
   if (binary.empty()) {
@@ -440,22 +442,31 @@ Result<MonitorHandle> start_monitor(const MonitorConfig& config) {
   UniqueFd log_fd(::open(monitor_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log_fd.valid()) return sys_error(fmt::format("opening {}", monitor_log.string()), errno);
 
-  std::vector<std::string> argv = {
-      binary.string(),
-      "--id", config.container_id,
-      "--bundle", config.bundle.string(),
-      "--dir", config.container_dir.string(),
-      "--log", config.log_path.string(),
-      "--log-max-size", std::to_string(config.log_max_size_bytes),
-      "--log-max-files", std::to_string(config.log_max_files),
-      "--runtime-name", runtime.name(),
-      "--runtime-binary", runtime.binary().string(),
-      "--runtime-root", runtime.state_root().string(),
-      "--cgroup-layout", std::string(cgroup_layout_name(runtime.cgroup_layout())),
-      "--status-fd", std::to_string(status.write.get())};
-  auto pid = spawn_process(argv, {.stderr_fd = log_fd.get(),
-                                  .inherit_fds = {status.write.get()},
-                                  .new_session = true});
+  std::vector<std::string> argv = {binary.string(),
+                                   "--id",
+                                   config.container_id,
+                                   "--bundle",
+                                   config.bundle.string(),
+                                   "--dir",
+                                   config.container_dir.string(),
+                                   "--log",
+                                   config.log_path.string(),
+                                   "--log-max-size",
+                                   std::to_string(config.log_max_size_bytes),
+                                   "--log-max-files",
+                                   std::to_string(config.log_max_files),
+                                   "--runtime-name",
+                                   runtime.name(),
+                                   "--runtime-binary",
+                                   runtime.binary().string(),
+                                   "--runtime-root",
+                                   runtime.state_root().string(),
+                                   "--cgroup-layout",
+                                   std::string(cgroup_layout_name(runtime.cgroup_layout())),
+                                   "--status-fd",
+                                   std::to_string(status.write.get())};
+  auto pid = spawn_process(
+      argv, {.stderr_fd = log_fd.get(), .inherit_fds = {status.write.get()}, .new_session = true});
   if (!pid) return unexpected(pid.error().wrap(fmt::format("starting {}", kMonitorName)));
   status.write.reset();
 

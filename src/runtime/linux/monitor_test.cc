@@ -4,14 +4,13 @@
 // container's cgroups are gone.
 #include "runtime/linux/monitor.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -157,8 +156,8 @@ TEST_P(MonitorTest, LifecycleCreateStartStateKillDelete) {
   EXPECT_EQ(running->status, OciStatus::kRunning);
   auto listed = runtime_->list();
   ASSERT_TRUE(listed) << listed.error().message;
-  EXPECT_TRUE(std::any_of(listed->begin(), listed->end(),
-                          [&](const OciState& s) { return s.id == c.id; }));
+  EXPECT_TRUE(
+      std::any_of(listed->begin(), listed->end(), [&](const OciState& s) { return s.id == c.id; }));
 
   ASSERT_TRUE(runtime_->pause(c.id));
   EXPECT_EQ(runtime_->state(c.id)->status, OciStatus::kPaused);
@@ -249,9 +248,9 @@ TEST_P(MonitorTest, CreateFailureIsReportedAndLeavesNothing) {
   auto handle = start_monitor(config);
   ASSERT_FALSE(handle);
   EXPECT_THAT(handle.error().message, HasSubstr(config.container_id));
-  EXPECT_THAT(handle.error().message, ::testing::AnyOf(HasSubstr("no such file"),
-                                                       HasSubstr("No such file"),
-                                                       HasSubstr("not found")));
+  EXPECT_THAT(handle.error().message,
+              ::testing::AnyOf(HasSubstr("no such file"), HasSubstr("No such file"),
+                               HasSubstr("not found")));
   // Whatever the runtime kept of the failed container goes with delete.
   ASSERT_TRUE(runtime_->remove(config.container_id, true));
   EXPECT_TRUE(testing::cgroup_dirs(cgroup_parent_ + "/" + config.container_id).empty());

@@ -97,11 +97,10 @@ Result<OciState> state_from_json(const json& object) {
 
 // Classifies an exec the runtime could not start (it exits 255 before the program runs), the way
 // Docker reports it: 127 when the program is not there, 126 when it cannot be executed.
-std::optional<int> exec_start_failure_code(std::string_view runtime_name,
-                                           std::string_view err) {
+std::optional<int> exec_start_failure_code(std::string_view runtime_name, std::string_view err) {
   bool runc_style = contains_ci(err, "exec failed: unable to start container process");
-  bool crun_style = runtime_name != "runc" && (contains_ci(err, "executable file `") ||
-                                               contains_ci(err, "open executable:"));
+  bool crun_style = runtime_name != "runc" &&
+                    (contains_ci(err, "executable file `") || contains_ci(err, "open executable:"));
   if (!runc_style && !crun_style) return std::nullopt;
   if (contains_ci(err, "not found") || contains_ci(err, "no such file or directory")) return 127;
   return 126;
@@ -124,7 +123,10 @@ json process_json(const ExecProcess& process) {
       {"cwd", process.cwd},
       {"noNewPrivileges", process.no_new_privileges},
       {"capabilities",
-       {{"bounding", caps}, {"effective", caps}, {"permitted", caps}, {"inheritable", json::array()},
+       {{"bounding", caps},
+        {"effective", caps},
+        {"permitted", caps},
+        {"inheritable", json::array()},
         {"ambient", json::array()}}},
   };
 }
@@ -200,8 +202,8 @@ std::string signal_name(int signal) {
   return fmt::format("SIG{}", abbrev);
 }
 
-OciRuntime::OciRuntime(std::string name, fs::path binary, fs::path state_root,
-                       CgroupLayout layout, std::string version)
+OciRuntime::OciRuntime(std::string name, fs::path binary, fs::path state_root, CgroupLayout layout,
+                       std::string version)
     : name_(std::move(name)),
       binary_(std::move(binary)),
       state_root_(std::move(state_root)),
@@ -227,8 +229,7 @@ Result<SubprocessResult> OciRuntime::run(const std::vector<std::string>& args,
   return run_subprocess(command(args), options);
 }
 
-Result<pid_t> OciRuntime::spawn(const std::vector<std::string>& args,
-                                SpawnOptions options) const {
+Result<pid_t> OciRuntime::spawn(const std::vector<std::string>& args, SpawnOptions options) const {
   if (uses_hybrid_workaround()) options.child_setup = enter_cgroup_v1_view;
   return spawn_process(command(args), options);
 }
@@ -326,11 +327,11 @@ Result<ExecResult> OciRuntime::exec_impl(std::string_view id, const ExecProcess&
     // runc: "container does not exist", "cannot exec in a stopped container";
     // crun: "error opening file `<root>/<id>/status`: No such file or directory",
     // "the container `<id>` is not running".
-    bool runtime_message = contains_ci(err_text, "container does not exist") ||
-                           contains_ci(err_text, "status`: no such file") ||
-                           contains_ci(err_text, "stopped container") ||
-                           (contains_ci(err_text, "container") &&
-                            contains_ci(err_text, "not running"));
+    bool runtime_message =
+        contains_ci(err_text, "container does not exist") ||
+        contains_ci(err_text, "status`: no such file") ||
+        contains_ci(err_text, "stopped container") ||
+        (contains_ci(err_text, "container") && contains_ci(err_text, "not running"));
     if (runtime_message) {
       result->err = err_text;
       return unexpected(runtime_failure(*this, "exec", id, *result));
@@ -358,8 +359,8 @@ Result<RuntimeSelection> select_oci_runtime(std::optional<std::string> forced,
   fs::path parent = state_root_parent ? *state_root_parent : Paths::from_env().runtime_dir / "oci";
   std::vector<std::string> candidates;
   if (forced) {
-    bool known = std::find(std::begin(kRuntimeCandidates), std::end(kRuntimeCandidates),
-                           *forced) != std::end(kRuntimeCandidates);
+    bool known = std::find(std::begin(kRuntimeCandidates), std::end(kRuntimeCandidates), *forced) !=
+                 std::end(kRuntimeCandidates);
     if (!known && forced->find('/') == std::string::npos) {
       return errorf(Errc::kInvalidArgument,
                     "OCI runtime \"{}\" is not one of crun, runc, youki (or a path to one)",
@@ -380,16 +381,14 @@ Result<RuntimeSelection> select_oci_runtime(std::optional<std::string> forced,
       continue;
     }
     OciRuntime probe(name, *binary, parent / name, layout);
-    auto version = run_subprocess({*binary, "--version"},
-                                  {.timeout = std::chrono::seconds(30),
-                                   .child_setup = probe.uses_hybrid_workaround()
-                                                      ? enter_cgroup_v1_view
-                                                      : nullptr});
+    auto version = run_subprocess(
+        {*binary, "--version"},
+        {.timeout = std::chrono::seconds(30),
+         .child_setup = probe.uses_hybrid_workaround() ? enter_cgroup_v1_view : nullptr});
     if (!version || version->exit_code != 0) {
-      rejected.push_back(
-          {name, fmt::format("failed a probe: `{} --version`: {}", name,
-                             version ? excerpt(version->err + version->out)
-                                     : version.error().message)});
+      rejected.push_back({name, fmt::format("failed a probe: `{} --version`: {}", name,
+                                            version ? excerpt(version->err + version->out)
+                                                    : version.error().message)});
       continue;
     }
     if (auto made = make_dirs(probe.state_root(), 0700); !made) {
@@ -403,8 +402,8 @@ Result<RuntimeSelection> select_oci_runtime(std::optional<std::string> forced,
       continue;
     }
     std::string first_line = version->out.substr(0, version->out.find('\n'));
-    return RuntimeSelection{
-        OciRuntime(name, *binary, probe.state_root(), layout, trim(first_line)), rejected};
+    return RuntimeSelection{OciRuntime(name, *binary, probe.state_root(), layout, trim(first_line)),
+                            rejected};
   }
   std::string reasons;
   for (const auto& r : rejected) reasons += fmt::format("; {}: {}", r.name, r.reason);

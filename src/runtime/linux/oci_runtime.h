@@ -70,14 +70,14 @@ struct ExecProcess {
 };
 
 struct ExecResult {
-  int exit_code = 0;   // the process's own code, 128+n for signal n, 126/127 as Docker (below)
+  int exit_code = 0;        // the process's own code, 128+n for signal n, 126/127 as Docker (below)
   std::string stdout_text;  // empty in the streaming form
   std::string stderr_text;  // for 126/127 the runtime's explanation
 };
 
 struct ExecStreams {
-  std::string input;          // fed to the process's stdin, then closed
-  OutputCallback on_stdout;   // called on the calling thread as output arrives
+  std::string input;         // fed to the process's stdin, then closed
+  OutputCallback on_stdout;  // called on the calling thread as output arrives
   OutputCallback on_stderr;
 };
 
