@@ -20,6 +20,20 @@
 
 namespace zlayer::runtime::linux {
 
+// Protocol (agent ↔ monitor):
+//  1. The agent spawns `zlayer-monitor --id … --bundle … --dir … --log … --runtime-* …
+//     --cgroup-layout … --status-fd N` in a new session, stderr → <dir>/monitor.log, with the
+//     write end of a status pipe as fd N.
+//  2. The monitor becomes a child subreaper, writes <dir>/monitor.pid, opens the CRI log, makes
+//     the stdout/stderr pipes and runs `<runtime> create --bundle B --pid-file <dir>/init.pid id`
+//     with them as stdio (the init inherits them; the monitor keeps the read ends).
+//  3. It writes one JSON line to the status fd and closes it: {"status":"created","pid":N} or
+//     {"status":"failed","error":"<runtime's text>"} (then it exits 1).
+//  4. The agent calls `start`. The monitor copies output into the log until the init has been
+//     reaped and the pipes reach EOF, reads the OOM counter, writes <dir>/exit.json atomically
+//     and exits 0. It never deletes the container: the agent removes it, after wait_for_exit, so
+//     the OOM counter is read before `delete` takes the cgroup away.
+
 // Files the monitor keeps in a container's directory.
 inline constexpr std::string_view kMonitorPidFile = "monitor.pid";  // the monitor's pid, decimal
 inline constexpr std::string_view kInitPidFile = "init.pid";        // container init (--pid-file)

@@ -117,8 +117,9 @@ class OciRuntime {
   // running), kInternal.
   [[nodiscard]] Status kill(std::string_view id, int signal) const;
   // `delete [--force] <id>`; force kills a running container first. A container the runtime does
-  // not know is success (idempotent). Errors: kFailedPrecondition (running, without force),
-  // kInternal.
+  // not know is success (idempotent). With a monitor, wait for its exit file first (monitor.h):
+  // delete removes the cgroup whose OOM counter the monitor reads.
+  // Errors: kFailedPrecondition (running, without force), kInternal.
   [[nodiscard]] Status remove(std::string_view id, bool force) const;
   // `pause` / `resume` (cgroup freezer). Errors: kNotFound, kFailedPrecondition, kInternal.
   [[nodiscard]] Status pause(std::string_view id) const;
