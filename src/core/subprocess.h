@@ -21,9 +21,9 @@ struct SubprocessResult {
 };
 
 struct SubprocessOptions {
-  std::string input;                                 // written to the child's stdin, then closed
+  std::string input;  // written to the child's stdin, then closed
   std::optional<std::map<std::string, std::string>> env;  // replaces the environment when set
-  std::chrono::milliseconds timeout{0};              // 0 = none; on expiry SIGKILL + kDeadlineExceeded
+  std::chrono::milliseconds timeout{0};  // 0 = none; on expiry SIGKILL + kDeadlineExceeded
 };
 
 // argv[0] is looked up in PATH. Errors: kNotFound when the program does not exist,
