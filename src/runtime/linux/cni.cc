@@ -413,11 +413,19 @@ Result<Attachment> CniNetwork::attach(std::string_view container_id,
     return errorf(Errc::kAlreadyExists, "container {} is already attached to network {}",
                   container_id, config_.network_name);
   }
+  const auto& plugins = conflist_.at("plugins");
+  if (cached) {
+    // An ADD that never finished (the agent died mid-chain): undo it before starting over, or
+    // bridge would find eth0 already there.
+    for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
+      (void)invoke_plugin(config_, *it,
+                          {"DEL", container_id, netns_path.string(), nullptr, &cached->ports});
+    }
+  }
   // Recorded before the first plugin runs, so a crash mid-ADD still leaves detach the ports.
   CacheEntry entry{netns_path.string(), ports, nlohmann::json()};
   ZLAYER_CHECK(write_cache(config_, container_id, entry));
 
-  const auto& plugins = conflist_.at("plugins");
   nlohmann::json previous;
   for (const auto& plugin : plugins) {
     auto added = invoke_plugin(config_, plugin, {"ADD", container_id, entry.netns, &previous, &ports});

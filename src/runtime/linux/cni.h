@@ -94,9 +94,11 @@ class CniNetwork {
   // CNI DEL of the chain in reverse order, with the cached ADD result as prevResult and the
   // cached port mappings. Idempotent: an unknown container, a second detach, a failed or
   // half-finished ADD and a missing network namespace are all fine (when `netns_path` no longer
-  // holds a namespace, CNI_NETNS is passed empty so the plugins release what lives outside it).
+  // holds a namespace, CNI_NETNS is passed empty so the plugins release what lives outside it,
+  // and we remove the ipMasq rule bridge 1.1.1 would leave behind in that case).
   // Every plugin is called even when one fails; the first error is returned and the cache is
-  // kept so a later detach can retry. Errors: as attach.
+  // kept so a later detach can retry. Call it before deleting the namespace: that is the order
+  // the plugins expect. Errors: as attach.
   [[nodiscard]] Status detach(std::string_view container_id,
                               const std::filesystem::path& netns_path);
 

@@ -353,6 +353,34 @@ TEST_F(CniTest, FailureLaterInTheChainIsUndoneByDelOfTheWholeChain) {
   EXPECT_TRUE(network.detach("a", a_ns));
 }
 
+TEST_F(CniTest, AnAddInterruptedByACrashIsUndoneByTheNextAttach) {
+  // The agent died after bridge ADD and before it recorded the result: eth0 exists, the address
+  // is taken, and our cache holds only the pending entry written before the first plugin ran.
+  NetworkConfig elsewhere = config_;
+  elsewhere.cache_dir = temp_.path() / "other-cache";
+  auto crashed = CniNetwork::create(elsewhere);
+  ASSERT_TRUE(crashed);
+  const auto a_ns = make_container("a");
+  auto half = crashed->attach("a", a_ns, {});
+  ASSERT_TRUE(half) << half.error().message;
+  ASSERT_TRUE(make_dirs(config_.cache_dir));
+  ASSERT_TRUE(atomic_write_file(
+      config_.cache_dir / "a.json",
+      nlohmann::json{{"netns", a_ns.string()}, {"portMappings", nlohmann::json::array()},
+                     {"result", nullptr}}
+          .dump()));
+
+  auto network = make_network();
+  EXPECT_EQ(network.attachment("a").error().code, Errc::kNotFound) << "pending is not attached";
+  auto a = network.attach("a", a_ns, {});
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(veth_count(), 1u);
+  ASSERT_TRUE(network.detach("a", a_ns));
+  EXPECT_EQ(veth_count(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(ipam_file(a->ipv4())));
+  EXPECT_FALSE(std::filesystem::exists(ipam_file(half->ipv4())));
+}
+
 TEST_F(CniTest, AttachRefusesBadInput) {
   auto network = make_network();
   const auto a_ns = make_container("a");
