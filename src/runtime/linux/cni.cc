@@ -197,8 +197,8 @@ Result<nlohmann::json> invoke_plugin(const NetworkConfig& config, const nlohmann
       {"PATH", plugin_path_env()},
   };
   const std::string binary = (config.cni_bin_dir / type).string();
-  const std::string what = fmt::format("CNI plugin {} {} for container {}", type, call.command,
-                                       call.container_id);
+  const std::string what =
+      fmt::format("CNI plugin {} {} for container {}", type, call.command, call.container_id);
   auto ran = run_subprocess({binary}, options);
   if (!ran) return unexpected(std::move(ran).error().wrap(what));
   if (ran->exit_code != 0) {
@@ -286,7 +286,8 @@ Attachment attachment_from(std::string_view container_id, const CacheEntry& entr
     }
   }
   for (const auto& ip : entry.result.value("ips", nlohmann::json::array())) {
-    if (index && ip.contains("interface") && ip.value("interface", -1) != static_cast<int>(*index)) {
+    if (index && ip.contains("interface") &&
+        ip.value("interface", -1) != static_cast<int>(*index)) {
       continue;
     }
     attachment.addresses.push_back(
@@ -306,15 +307,14 @@ Status remove_leftover_masquerade(const NetworkConfig& config, std::string_view 
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_size = 0;
   if (EVP_Digest(key.data(), key.size(), digest, &digest_size, EVP_sha512(), nullptr) != 1) {
-    return errorf(Errc::kInternal, "sha512 for the masquerade chain of container {}",
-                  container_id);
+    return errorf(Errc::kInternal, "sha512 for the masquerade chain of container {}", container_id);
   }
   std::string chain = "CNI-";
   for (unsigned int i = 0; i < 12; ++i) chain += fmt::format("{:02x}", digest[i]);
   const std::string comment =
       fmt::format("name: \"{}\" id: \"{}\"", config.network_name, container_id);
-  const std::string what = fmt::format("removing masquerade chain {} of container {}", chain,
-                                       container_id);
+  const std::string what =
+      fmt::format("removing masquerade chain {} of container {}", chain, container_id);
   for (const char* iptables : {"iptables", "ip6tables"}) {
     SubprocessOptions options;
     options.env = std::map<std::string, std::string>{{"PATH", plugin_path_env()}};
@@ -326,8 +326,8 @@ Status remove_leftover_masquerade(const NetworkConfig& config, std::string_view 
       const std::string ip = address.address.substr(0, address.address.find('/'));
       if ((ip.find(':') != std::string::npos) != v6) continue;
       // Not there is fine: the plugin may have removed the rule and not the chain.
-      (void)run_subprocess({iptables, "-w", "-t", "nat", "-D", "POSTROUTING", "-s", ip, "-j",
-                            chain, "-m", "comment", "--comment", comment},
+      (void)run_subprocess({iptables, "-w", "-t", "nat", "-D", "POSTROUTING", "-s", ip, "-j", chain,
+                            "-m", "comment", "--comment", comment},
                            options);
     }
     for (const char* flag : {"-F", "-X"}) {
@@ -428,13 +428,15 @@ Result<Attachment> CniNetwork::attach(std::string_view container_id,
 
   nlohmann::json previous;
   for (const auto& plugin : plugins) {
-    auto added = invoke_plugin(config_, plugin, {"ADD", container_id, entry.netns, &previous, &ports});
+    auto added =
+        invoke_plugin(config_, plugin, {"ADD", container_id, entry.netns, &previous, &ports});
     if (!added) {
       Error error = std::move(added).error();
       // libcni leaves the cleanup to its caller; we are that caller: DEL the whole chain.
       Status undone;
       for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
-        auto deleted = invoke_plugin(config_, *it, {"DEL", container_id, entry.netns, nullptr, &ports});
+        auto deleted =
+            invoke_plugin(config_, *it, {"DEL", container_id, entry.netns, nullptr, &ports});
         if (!deleted && undone) undone = unexpected(std::move(deleted).error());
       }
       if (undone) {
@@ -452,8 +454,7 @@ Result<Attachment> CniNetwork::attach(std::string_view container_id,
   return attachment_from(container_id, entry);
 }
 
-Status CniNetwork::detach(std::string_view container_id,
-                          const std::filesystem::path& netns_path) {
+Status CniNetwork::detach(std::string_view container_id, const std::filesystem::path& netns_path) {
   ZLAYER_CHECK(validate_cni_name("container id", container_id));
   ZLAYER_TRY(lock, FileLock::acquire(config_.cache_dir / ".lock"));
   CacheEntry entry;
@@ -477,8 +478,8 @@ Status CniNetwork::detach(std::string_view container_id,
     }
   }
   if (status && netns.empty() && !entry.result.is_null()) {
-    status = remove_leftover_masquerade(config_, container_id,
-                                        attachment_from(container_id, entry));
+    status =
+        remove_leftover_masquerade(config_, container_id, attachment_from(container_id, entry));
   }
   if (!status) return status;
   return remove_cache(config_, container_id);

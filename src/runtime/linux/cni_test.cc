@@ -84,9 +84,8 @@ class CniTest : public ::testing::Test {
     const auto root = temp_.path() / ("www-" + name);
     ASSERT_TRUE(make_dirs(root));
     ASSERT_TRUE(atomic_write_file(root / "index.html", "hello from " + name + "\n"));
-    auto started = NetnsProcess::start(
-        netns, {"/usr/bin/busybox", "httpd", "-f", "-p", std::to_string(kServerPort), "-h",
-                root.string()});
+    auto started = NetnsProcess::start(netns, {"/usr/bin/busybox", "httpd", "-f", "-p",
+                                               std::to_string(kServerPort), "-h", root.string()});
     ASSERT_TRUE(started) << started.error().message;
     servers_.push_back(std::make_unique<NetnsProcess>(std::move(*started)));
   }
@@ -366,8 +365,8 @@ TEST_F(CniTest, AnAddInterruptedByACrashIsUndoneByTheNextAttach) {
   ASSERT_TRUE(make_dirs(config_.cache_dir));
   ASSERT_TRUE(atomic_write_file(
       config_.cache_dir / "a.json",
-      nlohmann::json{{"netns", a_ns.string()}, {"portMappings", nlohmann::json::array()},
-                     {"result", nullptr}}
+      nlohmann::json{
+          {"netns", a_ns.string()}, {"portMappings", nlohmann::json::array()}, {"result", nullptr}}
           .dump()));
 
   auto network = make_network();
@@ -387,11 +386,10 @@ TEST_F(CniTest, AttachRefusesBadInput) {
   EXPECT_EQ(network.attach("../x", a_ns, {}).error().code, Errc::kInvalidArgument);
   EXPECT_EQ(network.attach("a", a_ns, {{.host_port = 0, .container_port = 80}}).error().code,
             Errc::kInvalidArgument);
-  EXPECT_EQ(
-      network.attach("a", a_ns, {{.host_port = 80, .container_port = 80, .protocol = "icmp"}})
-          .error()
-          .code,
-      Errc::kInvalidArgument);
+  EXPECT_EQ(network.attach("a", a_ns, {{.host_port = 80, .container_port = 80, .protocol = "icmp"}})
+                .error()
+                .code,
+            Errc::kInvalidArgument);
   EXPECT_EQ(
       network.attach("a", a_ns, {{.host_port = 80, .container_port = 80, .host_ip = "localhost"}})
           .error()

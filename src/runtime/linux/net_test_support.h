@@ -30,7 +30,8 @@ class TestNetns {
   [[nodiscard]] const std::string& name() const { return name_; }
 
  private:
-  TestNetns(std::string name, UniqueFd original) : name_(std::move(name)), original_(std::move(original)) {}
+  TestNetns(std::string name, UniqueFd original)
+      : name_(std::move(name)), original_(std::move(original)) {}
   std::string name_;
   UniqueFd original_;  // the namespace to return to
 };
