@@ -24,8 +24,8 @@ namespace {
 // The v1 controllers the kernel knows (Documentation/admin-guide/cgroup-v1); anything else in a
 // cgroup mount's super options is an option (rw, xattr, noprefix, release_agent=…).
 constexpr std::array<std::string_view, 14> kV1Controllers = {
-    "blkio",   "cpu",      "cpuacct",    "cpuset", "devices", "freezer", "hugetlb",
-    "memory",  "misc",     "net_cls",    "net_prio", "perf_event", "pids", "rdma",
+    "blkio",  "cpu",  "cpuacct", "cpuset",   "devices",    "freezer", "hugetlb",
+    "memory", "misc", "net_cls", "net_prio", "perf_event", "pids",    "rdma",
 };
 
 // v1 reports "no limit" as PAGE_COUNTER_MAX pages: 0x7FFFFFFFFFFFF000 with 4 KiB pages, a bit
@@ -94,7 +94,8 @@ Result<fs::path> relative_cgroup_path(std::string_view cgroups_path) {
     if (part.empty()) continue;
     if (part == "." || part == "..") {
       return errorf(Errc::kInvalidArgument,
-                    "cgroup path \"{}\": \".\" and \"..\" components are not allowed", cgroups_path);
+                    "cgroup path \"{}\": \".\" and \"..\" components are not allowed",
+                    cgroups_path);
     }
     relative /= part;
   }
@@ -121,9 +122,9 @@ Result<std::uint64_t> parse_u64(std::string_view text, const fs::path& file,
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return errorf(Errc::kInvalidArgument, "cgroup file {}: expected an unsigned integer{}, got \"{}\"",
-                  file.string(), what.empty() ? std::string() : fmt::format(" for {}", what),
-                  excerpt(text, 60));
+    return errorf(Errc::kInvalidArgument,
+                  "cgroup file {}: expected an unsigned integer{}, got \"{}\"", file.string(),
+                  what.empty() ? std::string() : fmt::format(" for {}", what), excerpt(text, 60));
   }
   return value;
 }
@@ -166,8 +167,9 @@ Result<bool> read_keyed(const fs::path& file, std::initializer_list<WantedKey> w
     for (const auto& want : wanted) {
       if (parts[0] != want.key) continue;
       if (parts.size() != 2) {
-        return errorf(Errc::kInvalidArgument, "cgroup file {}: expected \"{} <number>\", got \"{}\"",
-                      file.string(), want.key, excerpt(line, 60));
+        return errorf(Errc::kInvalidArgument,
+                      "cgroup file {}: expected \"{} <number>\", got \"{}\"", file.string(),
+                      want.key, excerpt(line, 60));
       }
       ZLAYER_TRY(value, parse_u64(parts[1], file, want.key));
       *want.out = value;
@@ -235,8 +237,8 @@ Status read_v2_io(const fs::path& file, CgroupStats& stats) {
       auto key = parts[i].substr(0, equals);
       auto sum = sums.find(key);
       if (sum == sums.end()) continue;
-      ZLAYER_TRY(value, parse_u64(parts[i].substr(equals + 1), file,
-                                  fmt::format("{} {}", parts[0], key)));
+      ZLAYER_TRY(value,
+                 parse_u64(parts[i].substr(equals + 1), file, fmt::format("{} {}", parts[0], key)));
       sum->second += value;
     }
   }
@@ -276,7 +278,8 @@ class CgroupDirs {
     if (const auto* hierarchy = layout_.v1_hierarchy(controller)) {
       return remember(Source{under_root(root_, hierarchy->mount_point) / relative_, false});
     }
-    if (layout_.v2_mount) return remember(Source{under_root(root_, *layout_.v2_mount) / relative_, true});
+    if (layout_.v2_mount)
+      return remember(Source{under_root(root_, *layout_.v2_mount) / relative_, true});
     return std::nullopt;
   }
   [[nodiscard]] bool any_exists() const { return any_exists_; }
@@ -314,7 +317,8 @@ Status read_cpu(CgroupDirs& dirs, CgroupStats& stats) {
                             {{"user", &stats.cpu_user_ns}, {"system", &stats.cpu_system_ns}}));
     // cpuacct.stat counts USER_HZ ticks (sysconf(_SC_CLK_TCK), 100 on every Linux ABI).
     long ticks_per_second = ::sysconf(_SC_CLK_TCK);
-    std::uint64_t ns_per_tick = 1'000'000'000ULL /
+    std::uint64_t ns_per_tick =
+        1'000'000'000ULL /
         static_cast<std::uint64_t>(ticks_per_second > 0 ? ticks_per_second : 100);
     scale(stats.cpu_user_ns, ns_per_tick);
     scale(stats.cpu_system_ns, ns_per_tick);
@@ -360,7 +364,8 @@ Status read_memory(CgroupDirs& dirs, CgroupStats& stats) {
     ZLAYER_CHECK(read_keyed(memory->dir / "memory.stat",
                             {{"total_cache", &stats.memory_cache_bytes},
                              {"total_inactive_file", &stats.memory_inactive_file_bytes}}));
-    ZLAYER_CHECK(read_keyed(memory->dir / "memory.oom_control", {{"oom_kill", &stats.oom_kill_count}}));
+    ZLAYER_CHECK(
+        read_keyed(memory->dir / "memory.oom_control", {{"oom_kill", &stats.oom_kill_count}}));
   } else {
     ZLAYER_CHECK(read_number(memory->dir / "memory.current", stats.memory_usage_bytes));
     ZLAYER_CHECK(read_limit(memory->dir / "memory.max", stats.memory_limit_bytes));
@@ -391,11 +396,11 @@ Status read_blkio(CgroupDirs& dirs, CgroupStats& stats) {
       {"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes",
        "blkio.io_service_bytes_recursive", "blkio.bfq.io_service_bytes_recursive"},
       stats.blkio_read_bytes, stats.blkio_write_bytes));
-  ZLAYER_CHECK(read_v1_blkio_first(
-      blkio->dir,
-      {"blkio.throttle.io_serviced_recursive", "blkio.throttle.io_serviced",
-       "blkio.io_serviced_recursive", "blkio.bfq.io_serviced_recursive"},
-      stats.blkio_read_ops, stats.blkio_write_ops));
+  ZLAYER_CHECK(
+      read_v1_blkio_first(blkio->dir,
+                          {"blkio.throttle.io_serviced_recursive", "blkio.throttle.io_serviced",
+                           "blkio.io_serviced_recursive", "blkio.bfq.io_serviced_recursive"},
+                          stats.blkio_read_ops, stats.blkio_write_ops));
   return {};
 }
 
@@ -437,7 +442,8 @@ Status remove_cgroup_dir(const fs::path& dir) {
 std::vector<fs::path> all_dirs(const CgroupLayout& layout, const fs::path& relative,
                                const fs::path& root) {
   std::vector<fs::path> dirs;
-  for (const auto& hierarchy : layout.v1) dirs.push_back(under_root(root, hierarchy.mount_point) / relative);
+  for (const auto& hierarchy : layout.v1)
+    dirs.push_back(under_root(root, hierarchy.mount_point) / relative);
   if (layout.v2_mount) dirs.push_back(under_root(root, *layout.v2_mount) / relative);
   return dirs;
 }
@@ -446,10 +452,14 @@ std::vector<fs::path> all_dirs(const CgroupLayout& layout, const fs::path& relat
 
 std::string_view cgroup_mode_name(CgroupMode mode) {
   switch (mode) {
-    case CgroupMode::kNone: return "none";
-    case CgroupMode::kV1: return "v1";
-    case CgroupMode::kV2: return "v2";
-    case CgroupMode::kHybrid: return "hybrid";
+    case CgroupMode::kNone:
+      return "none";
+    case CgroupMode::kV1:
+      return "v1";
+    case CgroupMode::kV2:
+      return "v2";
+    case CgroupMode::kHybrid:
+      return "hybrid";
   }
   return "none";
 }
@@ -512,7 +522,8 @@ Result<CgroupLayout> detect_cgroup_layout(const fs::path& mountinfo, const fs::p
   ZLAYER_TRY(text, read_file(mountinfo));
   ZLAYER_TRY(layout, parse_cgroup_layout(text));
   if (layout.v2_mount) {
-    ZLAYER_TRY(controllers, read_optional(under_root(root, *layout.v2_mount) / "cgroup.controllers"));
+    ZLAYER_TRY(controllers,
+               read_optional(under_root(root, *layout.v2_mount) / "cgroup.controllers"));
     if (controllers) layout.v2_controllers = split_words(*controllers);
   }
   return layout;
@@ -524,7 +535,8 @@ Result<CgroupStats> read_stats(const CgroupLayout& layout, std::string_view cgro
   CgroupDirs dirs(layout, relative, root);
   CgroupStats stats;
   auto context = [&](Error error) {
-    return unexpected(std::move(error).wrap(fmt::format("reading stats of cgroup {}", cgroups_path)));
+    return unexpected(
+        std::move(error).wrap(fmt::format("reading stats of cgroup {}", cgroups_path)));
   };
   // Resolve every source first so a cgroup missing everywhere is reported as such, not as the
   // absence of its first file.

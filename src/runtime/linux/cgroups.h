@@ -37,8 +37,9 @@ struct CgroupV1Hierarchy {
 
 struct CgroupLayout {
   CgroupMode mode = CgroupMode::kNone;
-  std::vector<CgroupV1Hierarchy> v1;         // in mountinfo order, first mount of each hierarchy
-  std::optional<std::filesystem::path> v2_mount;  // first cgroup2 mount, e.g. /sys/fs/cgroup/unified
+  std::vector<CgroupV1Hierarchy> v1;  // in mountinfo order, first mount of each hierarchy
+  std::optional<std::filesystem::path>
+      v2_mount;  // first cgroup2 mount, e.g. /sys/fs/cgroup/unified
   // Controllers available in the cgroup2 root (its cgroup.controllers), sorted. Filled by
   // detect_cgroup_layout() only: the pure parser cannot know them.
   std::vector<std::string> v2_controllers;
@@ -89,7 +90,8 @@ struct CgroupStats {
   std::optional<std::uint64_t> oom_kill_count;
   std::optional<std::uint64_t> pids_current;
   std::optional<std::uint64_t> pids_limit;  // empty when "max"
-  // Block I/O summed over all devices (v1 blkio Read/Write lines, v2 io.stat rbytes/wbytes/rios/wios).
+  // Block I/O summed over all devices (v1 blkio Read/Write lines, v2 io.stat
+  // rbytes/wbytes/rios/wios).
   std::optional<std::uint64_t> blkio_read_bytes;
   std::optional<std::uint64_t> blkio_write_bytes;
   std::optional<std::uint64_t> blkio_read_ops;
@@ -129,7 +131,7 @@ struct CgroupStats {
 
 // Removes the cgroup `cgroups_path` (and any child cgroups, deepest first) from every v1
 // hierarchy — named ones included, as OCI runtimes create it there too — and from the cgroup2
-// mount. rmdir(2) is retried for about half a second on EBUSY, which the kernel returns while
+// mount. rmdir(2) is retried for about 0.3 s on EBUSY, which the kernel returns while
 // the last tasks are still exiting. Missing directories are success. Tries every hierarchy even
 // after a failure and returns the first error. Errors: kInvalidArgument for an empty or root path
 // or "."/".." parts; kUnavailable naming the directory when it stayed busy (tasks still inside);

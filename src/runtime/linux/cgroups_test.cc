@@ -3,14 +3,13 @@
 // them), and — as root on a v1/hybrid host — a real v1 cgroup holding a busybox child.
 #include "runtime/linux/cgroups.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <array>
 #include <cerrno>
@@ -200,7 +199,8 @@ TEST(CgroupLayoutTest, DetectReadsTheUnifiedControllers) {
   EXPECT_EQ(layout->v2_controllers, std::vector<std::string>{"hugetlb"});
 
   put(dir.path() / "mountinfo", kV2Mountinfo);
-  put(dir.path() / "sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
+  put(dir.path() / "sys/fs/cgroup/cgroup.controllers",
+      "cpuset cpu io memory hugetlb pids rdma misc\n");
   layout = detect_cgroup_layout(dir.path() / "mountinfo", dir.path());
   ASSERT_TRUE(layout) << layout.error().message;
   EXPECT_EQ(layout->v2_controllers, (std::vector<std::string>{"cpu", "cpuset", "hugetlb", "io",
@@ -332,7 +332,8 @@ TEST_F(V1Fixture, MissingControllersLeaveFieldsEmpty) {
 TEST_F(V1Fixture, BlkioFallsBackToTheSchedulerFiles) {
   // No throttle files (an old kernel with CFQ): blkio.io_service_bytes_recursive is used.
   put(dir("blkio") / "blkio.io_service_bytes_recursive",
-      "8:16 Read 512\n8:16 Write 1024\n8:16 Sync 1536\n8:16 Async 0\n8:16 Total 1536\nTotal 1536\n");
+      "8:16 Read 512\n8:16 Write 1024\n8:16 Sync 1536\n8:16 Async 0\n8:16 Total 1536\nTotal "
+      "1536\n");
   put(dir("blkio") / "blkio.io_serviced_recursive",
       "8:16 Read 1\n8:16 Write 2\n8:16 Sync 3\n8:16 Async 0\n8:16 Total 3\nTotal 3\n");
   auto stats = read_stats(layout_, kContainer, dir_.path());
@@ -646,14 +647,15 @@ class RealV1Cgroup {
 
   Status create() {
     for (const auto& dir : dirs()) {
-      if (::mkdir(dir.c_str(), 0755) != 0) return sys_error(fmt::format("mkdir {}", dir.string()), errno);
+      if (::mkdir(dir.c_str(), 0755) != 0)
+        return sys_error(fmt::format("mkdir {}", dir.string()), errno);
     }
     return {};
   }
 
   Status write(std::string_view controller, std::string_view file, std::string_view value) {
-    fs::path target = layout_.v1_hierarchy(controller)->mount_point /
-                      fs::path(path_).relative_path() / file;
+    fs::path target =
+        layout_.v1_hierarchy(controller)->mount_point / fs::path(path_).relative_path() / file;
     UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd.valid()) return sys_error(fmt::format("opening {}", target.string()), errno);
     if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
@@ -668,7 +670,8 @@ class RealV1Cgroup {
   Result<std::string> start(const std::string& script) {
     int go[2];
     int out[2];
-    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return sys_error("pipe2", errno);
+    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
+      return sys_error("pipe2", errno);
     std::string program(kBusybox);
     std::vector<std::string> args = {"busybox", "sh", "-c", script};
     std::vector<char*> argv;
@@ -732,7 +735,8 @@ class RealV1Cgroup {
   std::vector<fs::path> dirs() const {
     std::set<fs::path> unique;
     for (auto controller : kRealControllers) {
-      unique.insert(layout_.v1_hierarchy(controller)->mount_point / fs::path(path_).relative_path());
+      unique.insert(layout_.v1_hierarchy(controller)->mount_point /
+                    fs::path(path_).relative_path());
     }
     return {unique.begin(), unique.end()};
   }
