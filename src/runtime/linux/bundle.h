@@ -78,7 +78,8 @@ struct BundlePlan {
 //   from container_dir (read-only with read_only_root_fs).
 // - the rootfs: a /dev, /proc or /sys that the image ships as a symlink (or file) is replaced by
 //   an empty directory in the rootfs (the container's writable layer) with a warning, so the OCI
-//   runtime mounts them inside the rootfs and never through a link.
+//   runtime mounts them inside the rootfs and never through a link. This change to the
+//   container's own rootfs is not undone on a later error (it is harmless, and goes with it).
 // - namespaces pid, ipc, uts, mount, network (new; the CNI netns path; none for host), cgroup
 //   when context.cgroup_namespace; resources (memory, swap, cpu quota/period/shares/cpuset,
 //   pids, device rules), cgroupsPath, devices, maskedPaths/readonlyPaths, seccomp (none when

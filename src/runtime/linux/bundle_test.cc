@@ -189,8 +189,14 @@ TEST_F(BundleTest, ResourcesSecurityAndProcessOverrides) {
   config_.labels = {{"team", "a"}, {"com.zlayer.stop-signal", "ignored"}};
   config_.annotations = {{"team", "b"}};
   config_.image.stop_signal = "SIGQUIT";
+  config_.devices = {{"/dev/null", true, false, false}};
   auto plan = build();
   const json& config = plan.config;
+  EXPECT_EQ(config["linux"]["devices"],
+            json::parse(R"([{"path":"/dev/null","type":"c","major":1,"minor":3,"fileMode":438,
+                             "uid":0,"gid":0}])"));
+  EXPECT_EQ(config["linux"]["resources"]["devices"].back(),
+            json::parse(R"({"allow":true,"type":"c","major":1,"minor":3,"access":"r"})"));
   EXPECT_EQ(config["linux"]["resources"]["memory"],
             json({{"limit", 64 << 20}, {"swap", 128 << 20}}));
   EXPECT_EQ(config["linux"]["resources"]["cpu"],
