@@ -36,9 +36,10 @@ struct ExitStatus {
   bool operator==(const ExitStatus&) const = default;
 };
 
-// "SIGTERM" for 15; "SIG<n>" for numbers without a name.
+// "SIGTERM" for 15, "SIGRTMIN+n" for real-time signals, "SIG<n>" for numbers without a name.
 std::string signal_name(int signal);
-// Parses "SIGTERM", "TERM", "term" or "15". Errors: kInvalidArgument quoting `text`.
+// Parses "SIGTERM", "TERM", "term", "15", "SIGRTMIN+3", "SIGRTMAX-1" (signal(7) names).
+// Errors: kInvalidArgument quoting `text`.
 Result<int> parse_signal(std::string_view text);
 
 // What the runtime knows about one container. Service-level states (crash_loop_backoff, healthy)

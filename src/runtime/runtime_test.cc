@@ -24,8 +24,11 @@ TEST(Signals, ParseAndName) {
   EXPECT_EQ(*parse_signal("KILL"), SIGKILL);
   EXPECT_EQ(*parse_signal("2"), SIGINT);
   EXPECT_EQ(signal_name(SIGUSR1), "SIGUSR1");
-  EXPECT_EQ(signal_name(40), "SIG40");
-  for (const char* bad : {"", "SIGNOPE", "0", "99", "-9", "9x"}) {
+  EXPECT_EQ(signal_name(SIGABRT), "SIGABRT");
+  EXPECT_EQ(*parse_signal("SIGRTMIN+3"), SIGRTMIN + 3);
+  EXPECT_EQ(*parse_signal("SIGRTMAX"), SIGRTMAX);
+  EXPECT_EQ(signal_name(SIGRTMIN + 1), "SIGRTMIN+1");
+  for (const char* bad : {"", "SIGNOPE", "0", "99", "-9", "9x", "SIGRTMIN+99"}) {
     auto r = parse_signal(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(r.error().message.find(std::string("\"") + bad + "\""), std::string::npos);

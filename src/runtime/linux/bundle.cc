@@ -24,6 +24,7 @@
 #include "runtime/linux/process_spec.h"
 #include "runtime/linux/security_defaults.h"
 #include "runtime/linux/user_resolve.h"
+#include "runtime/runtime.h"
 
 namespace zlayer::runtime::linux {
 namespace {
@@ -37,27 +38,6 @@ constexpr std::int64_t kCpuPeriodUs = 100000;  // Docker's CFS period for --cpus
 constexpr std::int64_t kMinCpuQuotaUs = 1000;  // the kernel's minimum cfs_quota_us
 constexpr std::uint64_t kMinCpuShares = 2;     // cgroup v1 cpu.shares bounds
 constexpr std::uint64_t kMaxCpuShares = 262144;
-
-struct SignalEntry {
-  std::string_view name;
-  int number;
-};
-constexpr std::array<SignalEntry, 31> kSignals = {{
-    {"SIGHUP", SIGHUP},       {"SIGINT", SIGINT},   {"SIGQUIT", SIGQUIT},     {"SIGILL", SIGILL},
-    {"SIGTRAP", SIGTRAP},     {"SIGABRT", SIGABRT}, {"SIGIOT", SIGIOT},       {"SIGBUS", SIGBUS},
-    {"SIGFPE", SIGFPE},       {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1},     {"SIGSEGV", SIGSEGV},
-    {"SIGUSR2", SIGUSR2},     {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM},     {"SIGTERM", SIGTERM},
-    {"SIGSTKFLT", SIGSTKFLT}, {"SIGCHLD", SIGCHLD}, {"SIGCONT", SIGCONT},     {"SIGSTOP", SIGSTOP},
-    {"SIGTSTP", SIGTSTP},     {"SIGTTIN", SIGTTIN}, {"SIGTTOU", SIGTTOU},     {"SIGURG", SIGURG},
-    {"SIGXCPU", SIGXCPU},     {"SIGXFSZ", SIGXFSZ}, {"SIGVTALRM", SIGVTALRM}, {"SIGPROF", SIGPROF},
-    {"SIGWINCH", SIGWINCH},   {"SIGIO", SIGIO},     {"SIGSYS", SIGSYS},
-}};
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 template <class Int>
 bool parse_int(std::string_view text, Int& value) {
@@ -505,41 +485,6 @@ bool valid_volume_name(const std::string& name) {
 
 }  // namespace
 
-Result<SignalName> parse_signal(std::string_view text) {
-  auto bad = [&] {
-    return errorf(Errc::kInvalidArgument,
-                  "signal \"{}\" is not a signal name (SIGTERM, TERM) or number (1-{})", text,
-                  SIGRTMAX);
-  };
-  int number = 0;
-  if (parse_int(text, number)) {
-    if (number < 1 || number > SIGRTMAX) return bad();
-    for (const auto& entry : kSignals) {
-      if (entry.number == number && entry.name != "SIGIOT") {
-        return SignalName{number, std::string(entry.name)};
-      }
-    }
-    return SignalName{number, fmt::format("SIGRTMIN+{}", number - SIGRTMIN)};
-  }
-  auto name = upper(text);
-  if (!name.starts_with("SIG")) name = "SIG" + name;
-  for (const auto& entry : kSignals) {
-    if (entry.name == name) return SignalName{entry.number, name};
-  }
-  if (name == "SIGRTMIN") return SignalName{SIGRTMIN, name};
-  if (name == "SIGRTMAX") return SignalName{SIGRTMAX, name};
-  for (std::string_view base : {"SIGRTMIN+", "SIGRTMAX-"}) {
-    int offset = 0;
-    if (name.starts_with(base) && parse_int(std::string_view(name).substr(base.size()), offset)) {
-      int value = base == "SIGRTMIN+" ? SIGRTMIN + offset : SIGRTMAX - offset;
-      if (value >= SIGRTMIN && value <= SIGRTMAX) {
-        return SignalName{value, fmt::format("SIGRTMIN+{}", value - SIGRTMIN)};
-      }
-    }
-  }
-  return bad();
-}
-
 Result<std::string> render_hosts(const std::vector<std::string>& extra_hosts,
                                  std::string_view hostname, std::string_view address) {
   std::string out =
@@ -694,10 +639,10 @@ Result<BundlePlan> build_bundle(const ContainerConfig& config, const BundleConte
     signal_text = config.image.stop_signal;
     signal_field = fmt::format("image {} StopSignal", config.image_ref);
   }
-  auto signal = parse_signal(signal_text);
+  auto signal = runtime::parse_signal(signal_text);
   if (!signal) return unexpected(signal.error().wrap(signal_field));
-  plan.stop_signal = signal->name;
-  plan.stop_signal_number = signal->number;
+  plan.stop_signal = runtime::signal_name(*signal);
+  plan.stop_signal_number = *signal;
 
   ZLAYER_TRY(overrides, process_overrides(config, plan.hostname, true));
   ZLAYER_TRY(process, merge_process(config.image, config.image_ref, overrides));

@@ -93,15 +93,6 @@ struct BundlePlan {
 [[nodiscard]] Result<BundlePlan> build_bundle(const ContainerConfig& config,
                                               const BundleContext& context);
 
-// A signal by name ("SIGTERM", "term", "TERM") or number ("15"), including "SIGRTMIN+n".
-// Returns the number and the canonical "SIG…" name.
-// Errors: kInvalidArgument quoting the text.
-struct SignalName {
-  int number = 0;
-  std::string name;
-};
-[[nodiscard]] Result<SignalName> parse_signal(std::string_view text);
-
 // /etc/hosts as Docker writes it: localhost lines, `extra_hosts` ("ip\thost"), then the
 // container's own line ("address\thostname"; 127.0.1.1 when the address is unknown).
 // Errors: kInvalidArgument for an extra_hosts entry that is not "host:ip".

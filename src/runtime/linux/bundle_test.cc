@@ -377,20 +377,6 @@ TEST(ResolvConf, OnlyLoopbackServersFallBackToPublicOnes) {
   ASSERT_EQ(warnings.size(), 1u);
 }
 
-TEST(Signals, NamesAndNumbers) {
-  EXPECT_EQ(parse_signal("SIGTERM")->number, 15);
-  EXPECT_EQ(parse_signal("term")->name, "SIGTERM");
-  EXPECT_EQ(parse_signal("9")->name, "SIGKILL");
-  EXPECT_EQ(parse_signal("SIGRTMIN+3")->number, SIGRTMIN + 3);
-  EXPECT_EQ(parse_signal("SIGRTMAX")->number, SIGRTMAX);
-  EXPECT_EQ(parse_signal(std::to_string(SIGRTMIN + 1))->name, "SIGRTMIN+1");
-  for (const char* bad : {"", "SIGNOPE", "0", "65", "SIGRTMIN+99", "-1"}) {
-    auto signal = parse_signal(bad);
-    ASSERT_FALSE(signal) << bad;
-    EXPECT_EQ(signal.error().code, Errc::kInvalidArgument);
-  }
-}
-
 TEST_F(BundleTest, RootfsDevSymlinkIsReplacedByADirectory) {
   fs::create_symlink("../..", rootfs_ / "dev");
   fs::create_symlink("/tmp", rootfs_ / "sys");
