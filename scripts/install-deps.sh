@@ -15,6 +15,9 @@ packages=(
   hyperfine time python3 iproute2 util-linux curl
   # OCI runtimes and the default seccomp profile (/usr/share/containers/seccomp.json)
   crun runc golang-github-containers-common
+  # container networking: CNI plugins (bridge, host-local, portmap) and the iptables they call
+  # (iproute2, listed above, gives the tests `ip netns`)
+  containernetworking-plugins iptables
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs the main job: installs the Debian packages, builds zlayer-agent, then runs the
-# example (examples/README.md) with its state in ./example-state.
+# example (examples/README.md), whose state goes to ./example-state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

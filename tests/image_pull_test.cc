@@ -11,9 +11,9 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
-#include <nlohmann/json.hpp>
 
 #include "core/subprocess.h"
 #include "image/image_service.h"
@@ -74,7 +74,8 @@ OciImage three_layer_image(TarCompression top = TarCompression::kZstd) {
 class ImagePullTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (snapshots hold device nodes and trusted.* xattrs)";
+    if (::geteuid() != 0)
+      GTEST_SKIP() << "needs root (snapshots hold device nodes and trusted.* xattrs)";
     auto registry = RegistryFixture::start(RegistryFlavor::kPlainHttp);
     ASSERT_TRUE(registry) << registry.error().message;
     registry_ = std::move(*registry);
@@ -149,7 +150,8 @@ TEST_F(ImagePullTest, OciImageIsPulledUnpackedAndMounted) {
 }
 
 TEST_F(ImagePullTest, DockerSchema2ImageIsPulled) {
-  auto name = push("v1", three_layer_image(TarCompression::kGzip), PushFormat::kDockerV2s2, "test/docker:v1");
+  auto name = push("v1", three_layer_image(TarCompression::kGzip), PushFormat::kDockerV2s2,
+                   "test/docker:v1");
   auto images = service();
   auto pulled = images->pull(*Reference::parse(name));
   ASSERT_TRUE(pulled) << pulled.error().message;
@@ -167,10 +169,12 @@ TEST_F(ImagePullTest, IndexPicksTheRequestedPlatform) {
   native.platform(host.os, host.architecture, host.variant);
   index.add(native);
   OciImage arm64;
-  arm64.add_layer(testing::dummy_layer_tar("arm64"), TarCompression::kGzip).platform("linux", "arm64", "v8");
+  arm64.add_layer(testing::dummy_layer_tar("arm64"), TarCompression::kGzip)
+      .platform("linux", "arm64", "v8");
   index.add(arm64);
   OciImage armv7;
-  armv7.add_layer(testing::dummy_layer_tar("armv7"), TarCompression::kGzip).platform("linux", "arm", "v7");
+  armv7.add_layer(testing::dummy_layer_tar("armv7"), TarCompression::kGzip)
+      .platform("linux", "arm", "v7");
   index.add(armv7);
   auto name = push("multi", index, PushFormat::kAll, "test/multi:1");
 
@@ -196,7 +200,8 @@ TEST_F(ImagePullTest, IndexPicksTheRequestedPlatform) {
   s390x.platform = *Platform::parse("linux/s390x");
   auto missing = images->pull(*Reference::parse(name), s390x);
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("linux/arm/v7"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("linux/arm/v7"), std::string::npos)
+      << missing.error().message;
 }
 
 TEST_F(ImagePullTest, SinglePlatformImageRefusesAnotherRequestedPlatform) {
@@ -206,7 +211,8 @@ TEST_F(ImagePullTest, SinglePlatformImageRefusesAnotherRequestedPlatform) {
   arm.platform = *Platform::parse("linux/arm64");
   auto pulled = images->pull(*Reference::parse(name), arm);
   ASSERT_FALSE(pulled);
-  EXPECT_NE(pulled.error().message.find("linux/arm64"), std::string::npos) << pulled.error().message;
+  EXPECT_NE(pulled.error().message.find("linux/arm64"), std::string::npos)
+      << pulled.error().message;
   EXPECT_TRUE(images->list()->empty());
   PullOptions host;
   host.platform = Platform::host();
@@ -220,7 +226,8 @@ TEST_F(ImagePullTest, SecondImageTransfersOnlyItsOwnLayer) {
   OciImage second;
   second.add_layer(base.layers()[0].tar, base.layers()[0].compression);
   second.add_layer(base.layers()[1].tar, base.layers()[1].compression);
-  second.add_layer(TarBuilder().file("only-in-second", std::string(50000, 'x')).tar(), TarCompression::kGzip);
+  second.add_layer(TarBuilder().file("only-in-second", std::string(50000, 'x')).tar(),
+                   TarCompression::kGzip);
   auto written = testing::write_layout(layout_, {LayoutTag{"a", base}, LayoutTag{"b", second}});
   ASSERT_TRUE(written) << written.error().message;
   ASSERT_TRUE(testing::push(layout_, "a", *registry_, "test/shared:a", PushFormat::kOci));
@@ -245,7 +252,8 @@ TEST_F(ImagePullTest, BadLayerFailsThePullAndLeavesNothing) {
   auto images = service();
   auto pulled = images->pull(*Reference::parse(name));
   ASSERT_FALSE(pulled);
-  EXPECT_NE(pulled.error().message.find("../zlayer-escaped"), std::string::npos) << pulled.error().message;
+  EXPECT_NE(pulled.error().message.find("../zlayer-escaped"), std::string::npos)
+      << pulled.error().message;
   EXPECT_NE(pulled.error().message.find("test/evil"), std::string::npos) << pulled.error().message;
   EXPECT_TRUE(images->list()->empty());
   auto snapshots = dir_.paths().snapshots_dir();
@@ -291,7 +299,8 @@ TEST_F(ImagePullTest, ImportFromOciLayout) {
   EXPECT_NE(ambiguous.error().message.find("two"), std::string::npos) << ambiguous.error().message;
   auto bare_tag = images->import_layout(layout_, "two", std::nullopt);
   ASSERT_FALSE(bare_tag);
-  EXPECT_NE(bare_tag.error().message.find("give REF"), std::string::npos) << bare_tag.error().message;
+  EXPECT_NE(bare_tag.error().message.find("give REF"), std::string::npos)
+      << bare_tag.error().message;
   auto digest_ref = images->import_layout(
       layout_, "two", *Reference::parse("local/x@sha256:" + std::string(64, 'a')));
   ASSERT_FALSE(digest_ref);
@@ -304,7 +313,8 @@ TEST_F(ImagePullTest, ImportFromOciLayout) {
   auto refused = images->remove(id);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Errc::kFailedPrecondition);
-  EXPECT_NE(refused.error().message.find("local/imported:1"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("local/imported:1"), std::string::npos)
+      << refused.error().message;
   EXPECT_EQ(images->list()->size(), 2u);
   EXPECT_EQ(imported->image.record.name, "docker.io/local/imported:2");
   EXPECT_EQ(imported->bytes_transferred, 0);
@@ -437,15 +447,19 @@ class BrokenRegistryTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     layer_ = testing::compress(TarBuilder().file("hello", "world").tar(), TarCompression::kGzip);
     diff_id_ = testing::sha256_digest(TarBuilder().file("hello", "world").tar());
-    config_ = fmt::format(R"({{"architecture":"{}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}})",
-                          Platform::host().architecture, diff_id_);
+    config_ = fmt::format(
+        R"({{"architecture":"{}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}})",
+        Platform::host().architecture, diff_id_);
     manifest_ = fmt::format(
         R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
         R"("config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},)"
         R"("layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":{}}}]}})",
-        testing::sha256_digest(config_), config_.size(), testing::sha256_digest(layer_), layer_.size());
+        testing::sha256_digest(config_), config_.size(), testing::sha256_digest(layer_),
+        layer_.size());
     auto& http = server_.http();
-    http.Get("/v2/", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+    http.Get("/v2/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{}", "application/json");
+    });
     http.Get("/v2/broken/app/manifests/1", [this](const httplib::Request&, httplib::Response& res) {
       if (html_manifest_) {
         res.set_content("<html><body>Log in to continue</body></html>", "text/html");
@@ -453,7 +467,8 @@ class BrokenRegistryTest : public ::testing::Test {
       }
       res.set_content(manifest_, "application/vnd.oci.image.manifest.v1+json");
     });
-    http.Get(R"(/v2/broken/app/blobs/(sha256:[0-9a-f]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    http.Get(R"(/v2/broken/app/blobs/(sha256:[0-9a-f]+))", [this](const httplib::Request& req,
+                                                                  httplib::Response& res) {
       std::string digest = req.matches[1];
       if (digest == testing::sha256_digest(config_)) {
         res.set_content(config_, "application/octet-stream");
@@ -503,7 +518,8 @@ class BrokenRegistryTest : public ::testing::Test {
   void expect_nothing_left() {
     auto content = dir_.paths().content_dir();
     EXPECT_TRUE(fs::is_empty(content / "ingest"));
-    EXPECT_FALSE(fs::exists(content / "blobs" / "sha256" / testing::sha256_digest(layer_).substr(7)));
+    EXPECT_FALSE(
+        fs::exists(content / "blobs" / "sha256" / testing::sha256_digest(layer_).substr(7)));
     for (const auto& e : fs::directory_iterator(content / "blobs" / "sha256")) {
       auto bytes = read_file(e.path());
       ASSERT_TRUE(bytes);
@@ -533,7 +549,8 @@ TEST_F(BrokenRegistryTest, WrongDigestBlobIsRejected) {
   tamper_ = true;
   auto pulled = pull();
   ASSERT_FALSE(pulled);
-  EXPECT_NE(pulled.error().message.find("digest mismatch"), std::string::npos) << pulled.error().message;
+  EXPECT_NE(pulled.error().message.find("digest mismatch"), std::string::npos)
+      << pulled.error().message;
   expect_nothing_left();
 }
 
@@ -614,7 +631,8 @@ TEST_F(BrokenRegistryTest, HtmlInsteadOfManifestIsAClearError) {
   html_manifest_ = true;
   auto pulled = pull();
   ASSERT_FALSE(pulled);
-  EXPECT_NE(pulled.error().message.find("not a manifest"), std::string::npos) << pulled.error().message;
+  EXPECT_NE(pulled.error().message.find("not a manifest"), std::string::npos)
+      << pulled.error().message;
   EXPECT_NE(pulled.error().message.find("Log in"), std::string::npos) << pulled.error().message;
   expect_nothing_left();
 }

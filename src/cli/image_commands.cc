@@ -50,10 +50,14 @@ json details_json(const image::ImageDetails& d) {
   j["manifest_media_type"] = d.manifest.media_type;
   j["layers"] = layers;
   j["diff_ids"] = diff_ids;
-  j["config"] = {{"user", d.config.user},         {"env", d.config.env},
-                 {"entrypoint", d.config.entrypoint}, {"cmd", d.config.cmd},
-                 {"working_dir", d.config.working_dir}, {"stop_signal", d.config.stop_signal},
-                 {"exposed_ports", d.config.exposed_ports}, {"volumes", d.config.volumes},
+  j["config"] = {{"user", d.config.user},
+                 {"env", d.config.env},
+                 {"entrypoint", d.config.entrypoint},
+                 {"cmd", d.config.cmd},
+                 {"working_dir", d.config.working_dir},
+                 {"stop_signal", d.config.stop_signal},
+                 {"exposed_ports", d.config.exposed_ports},
+                 {"volumes", d.config.volumes},
                  {"labels", d.config.labels}};
   return j;
 }
@@ -78,11 +82,13 @@ void print_pull_result(const image::PullResult& r, const std::string& name, bool
 void register_image_commands(CLI::App& app, Commands& commands) {
   // pull
   {
-    auto* cmd = app.add_subcommand("pull", "Pull an image or WASM artifact from a registry and unpack it");
+    auto* cmd =
+        app.add_subcommand("pull", "Pull an image or WASM artifact from a registry and unpack it");
     auto ref_text = std::make_shared<std::string>();
     auto platform_text = std::make_shared<std::string>();
     auto quiet = std::make_shared<bool>(false);
-    cmd->add_option("REF", *ref_text, "image reference, e.g. busybox or 127.0.0.1:5000/ns/app:1")->required();
+    cmd->add_option("REF", *ref_text, "image reference, e.g. busybox or 127.0.0.1:5000/ns/app:1")
+        ->required();
     cmd->add_option("--platform", *platform_text, "os/arch[/variant] (default: this host's)");
     cmd->add_flag("-q,--quiet", *quiet, "print only the image reference");
     cmd->callback([=, &commands] {
@@ -96,7 +102,8 @@ void register_image_commands(CLI::App& app, Commands& commands) {
           options.platform = *p;
         }
         auto progress = std::make_shared<PullProgress>(stdout, ::isatty(STDOUT_FILENO) != 0);
-        if (!*quiet) options.progress = [progress](const image::PullEvent& e) { progress->on_event(e); };
+        if (!*quiet)
+          options.progress = [progress](const image::PullEvent& e) { progress->on_event(e); };
         auto service = open_service();
         if (!service) return fail(service.error());
         auto result = (*service)->pull(*ref, options);
@@ -114,7 +121,8 @@ void register_image_commands(CLI::App& app, Commands& commands) {
     cmd->callback([=, &commands] {
       commands.selected = [=]() -> int {
         if (!format->empty() && *format != "json" && *format != "table") {
-          std::fprintf(stderr, "zlayer-agent: --format must be json or table, not \"%s\"\n", format->c_str());
+          std::fprintf(stderr, "zlayer-agent: --format must be json or table, not \"%s\"\n",
+                       format->c_str());
           return 2;
         }
         auto service = open_service();
@@ -127,15 +135,16 @@ void register_image_commands(CLI::App& app, Commands& commands) {
           std::printf("%s\n", arr.dump(2).c_str());
           return 0;
         }
-        std::printf("%-50s %-16s %-14s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "PLATFORM", "SIZE");
+        std::printf("%-50s %-16s %-14s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "PLATFORM",
+                    "SIZE");
         for (const auto& r : *list) {
           auto ref = image::Reference::parse(r.name);
           std::string repo = ref ? ref->familiar() : r.name;
           std::string tag = ref ? ref->tag : "";
           if (ref && !ref->tag.empty()) repo = repo.substr(0, repo.size() - ref->tag.size() - 1);
-          std::printf("%-50s %-16s %-14s %-16s %s\n", repo.c_str(), tag.empty() ? "<none>" : tag.c_str(),
-                      r.config_digest.short_hex().c_str(), r.platform.str().c_str(),
-                      human_size(r.size).c_str());
+          std::printf("%-50s %-16s %-14s %-16s %s\n", repo.c_str(),
+                      tag.empty() ? "<none>" : tag.c_str(), r.config_digest.short_hex().c_str(),
+                      r.platform.str().c_str(), human_size(r.size).c_str());
         }
         return 0;
       };
@@ -145,7 +154,8 @@ void register_image_commands(CLI::App& app, Commands& commands) {
   auto* image_cmd = app.add_subcommand("image", "Manage images");
   image_cmd->require_subcommand(1);
   {
-    auto* cmd = image_cmd->add_subcommand("inspect", "Show an image's record, manifest and config as JSON");
+    auto* cmd =
+        image_cmd->add_subcommand("inspect", "Show an image's record, manifest and config as JSON");
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_option("IMAGE", *names, "reference or image id")->required();
     cmd->callback([=, &commands] {
@@ -206,10 +216,12 @@ void register_image_commands(CLI::App& app, Commands& commands) {
     });
   }
   {
-    auto* cmd = image_cmd->add_subcommand("import", "Import an image from an OCI image layout directory");
+    auto* cmd =
+        image_cmd->add_subcommand("import", "Import an image from an OCI image layout directory");
     auto source = std::make_shared<std::string>();
     auto name = std::make_shared<std::string>();
-    cmd->add_option("DIR[:TAG]", *source, "layout directory, optionally :TAG to pick one")->required();
+    cmd->add_option("DIR[:TAG]", *source, "layout directory, optionally :TAG to pick one")
+        ->required();
     cmd->add_option("REF", *name, "name to give the image (default: its ref.name annotation)");
     cmd->callback([=, &commands] {
       commands.selected = [=]() -> int {

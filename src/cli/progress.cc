@@ -35,16 +35,27 @@ void PullProgress::on_event(const image::PullEvent& event) {
   }
   std::string text;
   switch (event.phase) {
-    case Phase::kWaiting: text = "Waiting"; break;
-    case Phase::kExists: text = "Already exists"; break;
+    case Phase::kWaiting:
+      text = "Waiting";
+      break;
+    case Phase::kExists:
+      text = "Already exists";
+      break;
     case Phase::kDownloading:
       text = fmt::format("Downloading {} {}/{}", bar(event.current, event.total),
                          human_size(event.current), human_size(event.total));
       break;
-    case Phase::kDownloaded: text = "Download complete"; break;
-    case Phase::kUnpacking: text = "Extracting"; break;
-    case Phase::kUnpacked: text = "Pull complete"; break;
-    case Phase::kResolved: break;
+    case Phase::kDownloaded:
+      text = "Download complete";
+      break;
+    case Phase::kUnpacking:
+      text = "Extracting";
+      break;
+    case Phase::kUnpacked:
+      text = "Pull complete";
+      break;
+    case Phase::kResolved:
+      break;
   }
   if (!terminal_) {
     if (event.phase == Phase::kDownloading) return;  // plain output: phase changes only
@@ -65,7 +76,8 @@ void PullProgress::on_event(const image::PullEvent& event) {
 
 void PullProgress::redraw() {
   if (drawn_ > 0) std::fprintf(out_, "\x1b[%dA", drawn_);
-  for (const auto& line : lines_) std::fprintf(out_, "\x1b[2K%s: %s\n", line.id.c_str(), line.text.c_str());
+  for (const auto& line : lines_)
+    std::fprintf(out_, "\x1b[2K%s: %s\n", line.id.c_str(), line.text.c_str());
   drawn_ = static_cast<int>(lines_.size());
   std::fflush(out_);
 }

@@ -7,14 +7,16 @@ namespace zlayer {
 std::string ContainerId::str() const { return fmt::format("{}-rep-{}", service, replica); }
 
 Status ContainerId::validate_service_name(std::string_view name) {
-  auto valid_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
+  auto valid_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  };
   if (name.empty() || name.size() > 63) {
     return errorf(Errc::kInvalidArgument, "service name \"{}\" must be 1-63 characters", name);
   }
   for (char c : name) {
     if (!valid_char(c)) {
-      return errorf(Errc::kInvalidArgument,
-                    "service name \"{}\" may contain only a-z, 0-9 and '-'", name);
+      return errorf(Errc::kInvalidArgument, "service name \"{}\" may contain only a-z, 0-9 and '-'",
+                    name);
     }
   }
   if (name.front() == '-' || name.back() == '-') {

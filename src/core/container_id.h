@@ -12,7 +12,7 @@
 namespace zlayer {
 
 struct ContainerId {
-  std::string service;   // a DNS-label-like name: [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 chars
+  std::string service;  // a DNS-label-like name: [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 chars
   std::uint32_t replica = 1;  // 1-based replica number
 
   // "{service}-rep-{replica}", e.g. "web-rep-1".

@@ -7,17 +7,28 @@ namespace zlayer {
 
 std::string_view errc_name(Errc code) {
   switch (code) {
-    case Errc::kInvalidArgument: return "invalid_argument";
-    case Errc::kNotFound: return "not_found";
-    case Errc::kAlreadyExists: return "already_exists";
-    case Errc::kFailedPrecondition: return "failed_precondition";
-    case Errc::kPermissionDenied: return "permission_denied";
-    case Errc::kResourceExhausted: return "resource_exhausted";
-    case Errc::kDeadlineExceeded: return "deadline_exceeded";
-    case Errc::kCancelled: return "cancelled";
-    case Errc::kUnavailable: return "unavailable";
-    case Errc::kUnsupported: return "unsupported";
-    case Errc::kInternal: return "internal";
+    case Errc::kInvalidArgument:
+      return "invalid_argument";
+    case Errc::kNotFound:
+      return "not_found";
+    case Errc::kAlreadyExists:
+      return "already_exists";
+    case Errc::kFailedPrecondition:
+      return "failed_precondition";
+    case Errc::kPermissionDenied:
+      return "permission_denied";
+    case Errc::kResourceExhausted:
+      return "resource_exhausted";
+    case Errc::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case Errc::kCancelled:
+      return "cancelled";
+    case Errc::kUnavailable:
+      return "unavailable";
+    case Errc::kUnsupported:
+      return "unsupported";
+    case Errc::kInternal:
+      return "internal";
   }
   return "internal";
 }
@@ -39,15 +50,22 @@ Errc errc_from_errno(int err) {
     case EDQUOT:
     case EMFILE:
     case ENFILE:
-    case ENOMEM: return Errc::kResourceExhausted;
-    case ENOENT: return Errc::kNotFound;
-    case EEXIST: return Errc::kAlreadyExists;
+    case ENOMEM:
+      return Errc::kResourceExhausted;
+    case ENOENT:
+      return Errc::kNotFound;
+    case EEXIST:
+      return Errc::kAlreadyExists;
     case EACCES:
-    case EPERM: return Errc::kPermissionDenied;
-    case EINVAL: return Errc::kInvalidArgument;
+    case EPERM:
+      return Errc::kPermissionDenied;
+    case EINVAL:
+      return Errc::kInvalidArgument;
     case ENOSYS:
-    case EOPNOTSUPP: return Errc::kUnsupported;
-    default: return Errc::kInternal;
+    case EOPNOTSUPP:
+      return Errc::kUnsupported;
+    default:
+      return Errc::kInternal;
   }
 }
 

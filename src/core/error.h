@@ -36,7 +36,7 @@ struct Error {
   int sys_errno = 0;  // errno of the failing system call, 0 when none
 
   // Returns a copy whose message is "context: message" (context is outermost first, as crun does).
-  [[nodiscard]] Error wrap(std::string_view context) const&;
+  [[nodiscard]] Error wrap(std::string_view context) const &;
   [[nodiscard]] Error wrap(std::string_view context) &&;
 };
 
@@ -49,7 +49,7 @@ inline tl::unexpected<Error> make_error(Errc code, std::string message, int sys_
 }
 
 template <class... Args>
-tl::unexpected<Error> errorf(Errc code, fmt::format_string<Args...> format, Args&&... args) {
+tl::unexpected<Error> errorf(Errc code, fmt::format_string<Args...> format, Args &&...args) {
   return make_error(code, fmt::format(format, std::forward<Args>(args)...));
 }
 
@@ -66,14 +66,14 @@ inline tl::unexpected<Error> unexpected(Error e) { return tl::unexpected<Error>(
 // Propagates an error with added context: ZLAYER_TRY(x, expr, "context") declares `x`.
 #define ZLAYER_CONCAT_INNER(a, b) a##b
 #define ZLAYER_CONCAT(a, b) ZLAYER_CONCAT_INNER(a, b)
-#define ZLAYER_TRY_IMPL(tmp, var, expr)                                  \
-  auto tmp = (expr);                                                     \
-  if (!tmp) return ::zlayer::unexpected(std::move(tmp).error());         \
+#define ZLAYER_TRY_IMPL(tmp, var, expr)                          \
+  auto tmp = (expr);                                             \
+  if (!tmp) return ::zlayer::unexpected(std::move(tmp).error()); \
   auto var = std::move(*tmp)
 #define ZLAYER_TRY(var, expr) ZLAYER_TRY_IMPL(ZLAYER_CONCAT(zlayer_try_, __LINE__), var, expr)
-#define ZLAYER_CHECK_IMPL(tmp, expr)                                           \
-  do {                                                                         \
-    auto tmp = (expr);                                                         \
-    if (!tmp) return ::zlayer::unexpected(std::move(tmp).error());             \
+#define ZLAYER_CHECK_IMPL(tmp, expr)                               \
+  do {                                                             \
+    auto tmp = (expr);                                             \
+    if (!tmp) return ::zlayer::unexpected(std::move(tmp).error()); \
   } while (0)
 #define ZLAYER_CHECK(expr) ZLAYER_CHECK_IMPL(ZLAYER_CONCAT(zlayer_check_, __COUNTER__), expr)

@@ -110,7 +110,8 @@ Status make_dirs(const std::filesystem::path& path, unsigned mode) {
     }
   }
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return sys_error(fmt::format("stat {}", path.string()), errno);
+  if (::stat(path.c_str(), &st) != 0)
+    return sys_error(fmt::format("stat {}", path.string()), errno);
   if (!S_ISDIR(st.st_mode)) {
     return errorf(Errc::kFailedPrecondition, "{} exists and is not a directory", path.string());
   }
@@ -140,8 +141,8 @@ Status remove_contents(int dirfd, const std::string& where) {
       result = sys_error(fmt::format("removing {}/{}", where, name), errno);
       break;
     }
-    int child = ::openat(::dirfd(dir), name.c_str(),
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int child =
+        ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (child < 0) {
       result = sys_error(fmt::format("opening {}/{}", where, name), errno);
       break;

@@ -7,7 +7,8 @@ namespace {
 
 std::filesystem::path env_path(const char* name, const std::filesystem::path& fallback) {
   const char* value = std::getenv(name);
-  std::filesystem::path p = (value != nullptr && *value != '\0') ? std::filesystem::path(value) : fallback;
+  std::filesystem::path p =
+      (value != nullptr && *value != '\0') ? std::filesystem::path(value) : fallback;
   std::error_code ec;
   auto absolute = std::filesystem::absolute(p, ec);
   return ec ? p : absolute.lexically_normal();

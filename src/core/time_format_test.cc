@@ -28,7 +28,8 @@ TEST(FormatRfc3339Nano, FixedWidthUtc) {
 }
 
 TEST(FormatRfc3339Nano, BeforeEpochFloors) {
-  EXPECT_EQ(format_rfc3339_nano(Clock::WallTime(nanoseconds(-1))), "1969-12-31T23:59:59.999999999Z");
+  EXPECT_EQ(format_rfc3339_nano(Clock::WallTime(nanoseconds(-1))),
+            "1969-12-31T23:59:59.999999999Z");
 }
 
 TEST(FormatRfc3339Nano, CachingFormatterCrossesSeconds) {
@@ -98,9 +99,9 @@ TEST(ParseDuration, GoSyntax) {
   EXPECT_EQ(*parse_duration("2\xC2\xB5s"), microseconds(2));
   EXPECT_EQ(*parse_duration("2\xCE\xBCs"), microseconds(2));
   EXPECT_EQ(*parse_duration("7ns"), nanoseconds(7));
-  EXPECT_EQ(*parse_duration("1h1m1s1ms1us1ns"),
-            hours(1) + minutes(1) + seconds(1) + milliseconds(1) + microseconds(1) +
-                nanoseconds(1));
+  EXPECT_EQ(
+      *parse_duration("1h1m1s1ms1us1ns"),
+      hours(1) + minutes(1) + seconds(1) + milliseconds(1) + microseconds(1) + nanoseconds(1));
   EXPECT_EQ(*parse_duration("-1.5h"), -minutes(90));
   EXPECT_EQ(*parse_duration("+5s"), seconds(5));
   // Fractions are exact, not rounded through a double.

@@ -36,7 +36,8 @@ bool ContentStore::contains(const Digest& digest) const {
 Result<std::int64_t> ContentStore::size(const Digest& digest) const {
   struct stat st {};
   if (::stat(blob_path(digest).c_str(), &st) != 0) {
-    if (errno == ENOENT) return errorf(Errc::kNotFound, "blob {} is not in the content store", digest.str());
+    if (errno == ENOENT)
+      return errorf(Errc::kNotFound, "blob {} is not in the content store", digest.str());
     return sys_error(fmt::format("stat blob {}", digest.str()), errno);
   }
   return static_cast<std::int64_t>(st.st_size);
@@ -107,7 +108,8 @@ Status ContentStore::Ingest::commit() {
                        "blob {}: digest mismatch: expected {}, got {} ({} bytes)", expected_.str(),
                        expected_.str(), actual.str(), written_));
   }
-  if (::fsync(fd_.get()) != 0) return fail(sys_error(fmt::format("syncing blob {}", expected_.str()), errno));
+  if (::fsync(fd_.get()) != 0)
+    return fail(sys_error(fmt::format("syncing blob {}", expected_.str()), errno));
   ::fchmod(fd_.get(), 0444);
   fd_.reset();
   auto dest = store_->blob_path(expected_);
@@ -117,10 +119,11 @@ Status ContentStore::Ingest::commit() {
   return fsync_dir(dest.parent_path());
 }
 
-Result<std::unique_ptr<ContentStore::Ingest>> ContentStore::begin(const Digest& expected,
-                                                                   std::int64_t expected_size) const {
+Result<std::unique_ptr<ContentStore::Ingest>> ContentStore::begin(
+    const Digest& expected, std::int64_t expected_size) const {
   if (expected.algorithm != "sha256") {
-    return errorf(Errc::kUnsupported, "blob {}: only sha256 digests can be verified", expected.str());
+    return errorf(Errc::kUnsupported, "blob {}: only sha256 digests can be verified",
+                  expected.str());
   }
   auto temp = root_ / "ingest" / fmt::format("{}-{}", expected.short_hex(), random_name());
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -176,7 +179,8 @@ Result<std::int64_t> ContentStore::remove_ingest() const {
     }
     if (!size_ec) freed += static_cast<std::int64_t>(size);
   }
-  if (ec) return errorf(Errc::kInternal, "listing {}: {}", (root_ / "ingest").string(), ec.message());
+  if (ec)
+    return errorf(Errc::kInternal, "listing {}: {}", (root_ / "ingest").string(), ec.message());
   return freed;
 }
 

@@ -2,8 +2,10 @@
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -11,9 +13,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include <unistd.h>
-#include <cerrno>
 
 #include "image/oci_layout.h"
 #include "image/snapshot.h"
@@ -56,7 +55,8 @@ class RegistrySource final : public BlobSource {
 
 class LayoutSource final : public BlobSource {
  public:
-  LayoutSource(std::filesystem::path dir, Descriptor top) : dir_(std::move(dir)), top_(std::move(top)) {}
+  LayoutSource(std::filesystem::path dir, Descriptor top)
+      : dir_(std::move(dir)), top_(std::move(top)) {}
   Result<FetchedManifest> top_manifest() override { return manifest(top_.digest); }
   Result<FetchedManifest> manifest(const Digest& digest) override {
     ZLAYER_TRY(body, read_layout_blob(dir_, digest, -1, 4 << 20));
@@ -71,7 +71,8 @@ class LayoutSource final : public BlobSource {
       ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
       if (n < 0) {
         if (errno == EINTR) continue;
-        return sys_error(fmt::format("reading blob {} from {}", desc.digest.str(), dir_.string()), errno);
+        return sys_error(fmt::format("reading blob {} from {}", desc.digest.str(), dir_.string()),
+                         errno);
       }
       if (n == 0) return {};
       ZLAYER_CHECK(out.write(std::string_view(buffer.data(), static_cast<std::size_t>(n))));
@@ -191,8 +192,9 @@ struct ImageService::Impl {
       }
       ZLAYER_TRY(child_doc, parse_manifest(child.body, child.content_type));
       if (!std::holds_alternative<ImageManifest>(child_doc)) {
-        return errorf(Errc::kInvalidArgument, "manifest {} for {} is an index, not an image manifest",
-                      chosen.digest.str(), want.str());
+        return errorf(Errc::kInvalidArgument,
+                      "manifest {} for {} is an index, not an image manifest", chosen.digest.str(),
+                      want.str());
       }
       manifest = std::get<ImageManifest>(std::move(child_doc));
       manifest_bytes = std::move(child);
@@ -221,9 +223,9 @@ struct ImageService::Impl {
       }
       // A single-platform image that does not match: an error when the user asked for a
       // platform, a warning when it is only the host's default (as Docker does).
-      bool mismatch = !config.platform.os.empty() &&
-                      (config.platform.os != want.os ||
-                       config.platform.architecture != want.architecture);
+      bool mismatch =
+          !config.platform.os.empty() &&
+          (config.platform.os != want.os || config.platform.architecture != want.architecture);
       if (mismatch && options.platform) {
         return errorf(Errc::kNotFound, "image is for {}, not the requested platform {}",
                       config.platform.str(), want.str());
@@ -254,7 +256,8 @@ struct ImageService::Impl {
       need_download[i] = !have_snapshot && !content.contains(layer.digest);
       if (!need_download[i]) {
         ++result.layers_reused;
-        emit(options, {PullEvent::Phase::kExists, layer.digest.short_hex(), layer.size, layer.size});
+        emit(options,
+             {PullEvent::Phase::kExists, layer.digest.short_hex(), layer.size, layer.size});
       } else {
         emit(options, {PullEvent::Phase::kWaiting, layer.digest.short_hex(), 0, layer.size});
       }
@@ -275,8 +278,9 @@ struct ImageService::Impl {
         Status ok;
         if (need_download[i] && !cancelled) {
           ok = store_blob(source, manifest.layers[i], options);
-          if (ok) emit(options, {PullEvent::Phase::kDownloaded, manifest.layers[i].digest.short_hex(),
-                                 manifest.layers[i].size, manifest.layers[i].size});
+          if (ok)
+            emit(options, {PullEvent::Phase::kDownloaded, manifest.layers[i].digest.short_hex(),
+                           manifest.layers[i].size, manifest.layers[i].size});
         } else if (cancelled) {
           ok = make_error(Errc::kCancelled, "cancelled");
         }
@@ -299,7 +303,8 @@ struct ImageService::Impl {
         std::unique_lock lock(mutex);
         cv.wait(lock, [&] { return done[i] != 0; });
         if (done[i] < 0) {
-          failure = unexpected(errors[i].wrap(fmt::format("layer {}", manifest.layers[i].digest.str())));
+          failure =
+              unexpected(errors[i].wrap(fmt::format("layer {}", manifest.layers[i].digest.str())));
           break;
         }
       }
@@ -319,7 +324,8 @@ struct ImageService::Impl {
         failure = unexpected(std::move(snapshot).error());
         break;
       }
-      emit(options, {PullEvent::Phase::kUnpacked, layer.digest.short_hex(), layer.size, layer.size});
+      emit(options,
+           {PullEvent::Phase::kUnpacked, layer.digest.short_hex(), layer.size, layer.size});
     }
     for (auto& t : pool) t.join();
     if (!failure) return unexpected(failure.error());
@@ -372,7 +378,8 @@ struct ImageService::Impl {
 ImageService::ImageService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ImageService::~ImageService() = default;
 
-Result<std::unique_ptr<ImageService>> ImageService::open(const Paths& paths, RegistryOptions options) {
+Result<std::unique_ptr<ImageService>> ImageService::open(const Paths& paths,
+                                                         RegistryOptions options) {
   ZLAYER_TRY(content, ContentStore::open(paths.content_dir()));
   SnapshotStore snapshots = SnapshotStore::from_paths(paths);
   ZLAYER_CHECK(make_dirs(paths.snapshots_dir(), 0700));
@@ -410,8 +417,8 @@ Result<PullResult> ImageService::import_layout(const std::filesystem::path& dir,
     // containerd writes the full name in io.containerd.image.name; ref.name is usually only a
     // tag ("v1", "latest"), which is no image name on its own.
     auto full = selection.descriptor.annotations.find("io.containerd.image.name");
-    std::string candidate = full != selection.descriptor.annotations.end() ? full->second
-                                                                           : selection.tag;
+    std::string candidate =
+        full != selection.descriptor.annotations.end() ? full->second : selection.tag;
     bool looks_like_name = candidate.find_first_of("/:") != std::string::npos;
     auto parsed = Reference::parse(candidate);
     if (!looks_like_name || !parsed || parsed->digest) {
@@ -450,7 +457,8 @@ Result<std::vector<ImageRecord>> resolve(std::vector<ImageRecord> all, std::stri
   }
   std::string_view hex = what;
   if (hex.starts_with("sha256:")) hex.remove_prefix(7);
-  bool is_hex = hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  bool is_hex =
+      hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string_view::npos;
   if (is_hex) {
     std::set<std::string> ids;
     for (auto& r : all) {
@@ -483,8 +491,8 @@ Result<std::vector<std::string>> ImageService::remove(std::string_view what, boo
     std::vector<std::string> names;
     for (const auto& m : matches) names.push_back(m.name);
     return errorf(Errc::kFailedPrecondition,
-                  "image {} is tagged as {}; remove the tags one by one or use --force",
-                  what, fmt::join(names, ", "));
+                  "image {} is tagged as {}; remove the tags one by one or use --force", what,
+                  fmt::join(names, ", "));
   }
   std::vector<std::string> removed;
   for (const auto& m : matches) {

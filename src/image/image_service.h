@@ -26,11 +26,19 @@ namespace zlayer::image {
 // One step of a pull, for progress displays. Events come from download threads, serialised by
 // the service (the callback never runs on two threads at once).
 struct PullEvent {
-  enum class Phase { kResolved, kWaiting, kDownloading, kDownloaded, kExists, kUnpacking, kUnpacked };
+  enum class Phase {
+    kResolved,
+    kWaiting,
+    kDownloading,
+    kDownloaded,
+    kExists,
+    kUnpacking,
+    kUnpacked
+  };
   Phase phase = Phase::kWaiting;
-  std::string id;             // short layer digest (12 hex), or the image reference for kResolved
-  std::int64_t current = 0;   // bytes so far (kDownloading)
-  std::int64_t total = 0;     // bytes expected
+  std::string id;            // short layer digest (12 hex), or the image reference for kResolved
+  std::int64_t current = 0;  // bytes so far (kDownloading)
+  std::int64_t total = 0;    // bytes expected
 };
 
 struct PullOptions {
@@ -41,14 +49,14 @@ struct PullOptions {
 
 // A tagged image as state.db records it (table `images`, docs/design.md §4).
 struct ImageRecord {
-  std::string name;                     // "docker.io/library/busybox:latest" or "repo@sha256:…"
-  Digest manifest_digest;               // the platform manifest that was unpacked
-  std::optional<Digest> index_digest;   // the index / manifest list it came from, if any
-  Digest config_digest;                 // the image id, as Docker shows it
+  std::string name;                    // "docker.io/library/busybox:latest" or "repo@sha256:…"
+  Digest manifest_digest;              // the platform manifest that was unpacked
+  std::optional<Digest> index_digest;  // the index / manifest list it came from, if any
+  Digest config_digest;                // the image id, as Docker shows it
   Platform platform;
-  std::int64_t size = 0;                // bytes: config + compressed layers
-  std::string kind;                     // "oci" (a root filesystem) or "wasm" (a WASM artifact)
-  std::int64_t pulled_at = 0;           // unix seconds
+  std::int64_t size = 0;       // bytes: config + compressed layers
+  std::string kind;            // "oci" (a root filesystem) or "wasm" (a WASM artifact)
+  std::int64_t pulled_at = 0;  // unix seconds
 };
 
 struct ImageDetails {
@@ -61,7 +69,7 @@ struct PullResult {
   ImageDetails image;
   std::int64_t bytes_transferred = 0;  // blob bytes received from the registry in this pull
   int layers_downloaded = 0;
-  int layers_reused = 0;               // snapshot or blob already present
+  int layers_reused = 0;  // snapshot or blob already present
 };
 
 struct PruneReport {

@@ -1,9 +1,9 @@
 #include "image/manifest.h"
 
+#include <fmt/ranges.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
@@ -115,7 +115,6 @@ std::string normalised_variant(const Platform& p) {
 
 }  // namespace
 
-
 Result<Platform> Platform::parse(std::string_view text) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -174,7 +173,7 @@ Result<ManifestDocument> parse_manifest(std::string_view body, std::string_view 
                       "current Docker or skopeo");
   }
   std::string body_type = j.value("mediaType", "");
-  std::string type = !body_type.empty() ? body_type
+  std::string type = !body_type.empty()     ? body_type
                      : !is_generic_type(ct) ? std::string(ct)
                                             : std::string();
   if (type.empty()) {
@@ -217,7 +216,8 @@ Result<ManifestDocument> parse_manifest(std::string_view body, std::string_view 
   manifest.annotations = std::move(manifest_annotations);
   manifest.artifact_type = j.value("artifactType", "");
   auto config = j.find("config");
-  if (config == j.end()) return make_error(Errc::kInvalidArgument, "image manifest: missing \"config\"");
+  if (config == j.end())
+    return make_error(Errc::kInvalidArgument, "image manifest: missing \"config\"");
   ZLAYER_TRY(config_desc, parse_descriptor(*config, "image manifest: config"));
   manifest.config = std::move(config_desc);
   auto layers = j.find("layers");
@@ -266,10 +266,12 @@ Result<ImageConfig> parse_image_config(std::string_view body) {
     if (ids != rootfs->end() && ids->is_array()) {
       for (std::size_t i = 0; i < ids->size(); ++i) {
         if (!(*ids)[i].is_string()) {
-          return errorf(Errc::kInvalidArgument, "image config: rootfs.diff_ids[{}] is not a string", i);
+          return errorf(Errc::kInvalidArgument, "image config: rootfs.diff_ids[{}] is not a string",
+                        i);
         }
         auto d = Digest::parse((*ids)[i].get<std::string>());
-        if (!d) return unexpected(d.error().wrap(fmt::format("image config: rootfs.diff_ids[{}]", i)));
+        if (!d)
+          return unexpected(d.error().wrap(fmt::format("image config: rootfs.diff_ids[{}]", i)));
         c.diff_ids.push_back(*d);
       }
     }
@@ -295,23 +297,25 @@ Result<Descriptor> select_platform(const ImageIndex& index, const Platform& want
     if (have_variant == want_variant) {
       score = 1000;
     } else if (want.architecture == "arm" && have_variant.size() == 2 && want_variant.size() == 2 &&
-               have_variant[0] == 'v' && want_variant[0] == 'v' && have_variant[1] < want_variant[1]) {
+               have_variant[0] == 'v' && want_variant[0] == 'v' &&
+               have_variant[1] < want_variant[1]) {
       score = 500 + (have_variant[1] - '0');  // the highest compatible variant wins
     } else if (have_variant.empty()) {
       score = 100;
     } else if (want_variant.empty()) {
       score = 50;
     }
-    if (score > best_score ||
-        (score == best_score && best != nullptr && d.digest < best->digest)) {
+    if (score > best_score || (score == best_score && best != nullptr && d.digest < best->digest)) {
       best = &d;
       best_score = score;
     }
   }
   if (best == nullptr) {
     std::sort(offered.begin(), offered.end());
-    return errorf(Errc::kNotFound, "no manifest for platform {} in the image index (it offers: {})",
-                  want.str(), offered.empty() ? std::string("none") : fmt::format("{}", fmt::join(offered, ", ")));
+    return errorf(
+        Errc::kNotFound, "no manifest for platform {} in the image index (it offers: {})",
+        want.str(),
+        offered.empty() ? std::string("none") : fmt::format("{}", fmt::join(offered, ", ")));
   }
   return *best;
 }

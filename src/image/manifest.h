@@ -98,7 +98,7 @@ struct ImageIndex {
 struct ImageConfig {
   Platform platform;
   std::string user;
-  std::vector<std::string> env;         // "KEY=value"
+  std::vector<std::string> env;  // "KEY=value"
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
   std::string working_dir;
@@ -106,8 +106,8 @@ struct ImageConfig {
   std::vector<std::string> exposed_ports;  // "80/tcp"
   std::vector<std::string> volumes;        // container paths
   std::map<std::string, std::string> labels;
-  std::vector<Digest> diff_ids;            // rootfs.diff_ids, bottom layer first
-  std::string created;                     // RFC 3339 as given
+  std::vector<Digest> diff_ids;  // rootfs.diff_ids, bottom layer first
+  std::string created;           // RFC 3339 as given
 };
 
 using ManifestDocument = std::variant<ImageManifest, ImageIndex>;

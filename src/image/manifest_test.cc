@@ -8,18 +8,22 @@
 namespace zlayer::image {
 namespace {
 
-constexpr const char* kD1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-constexpr const char* kD2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+constexpr const char* kD1 =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+constexpr const char* kD2 =
+    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
 std::string oci_manifest(std::string_view media_type_field) {
-  return fmt::format(R"({{"schemaVersion":2,{}"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":7}},
+  return fmt::format(
+      R"({{"schemaVersion":2,{}"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":7}},
     "layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{}","size":42}}]}})",
-                     media_type_field, kD1, kD2);
+      media_type_field, kD1, kD2);
 }
 
 TEST(Manifest, ParsesOciManifestWithMixedMediaTypes) {
-  auto doc = parse_manifest(oci_manifest(R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)"),
-                            "application/vnd.oci.image.manifest.v1+json");
+  auto doc =
+      parse_manifest(oci_manifest(R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)"),
+                     "application/vnd.oci.image.manifest.v1+json");
   ASSERT_TRUE(doc) << doc.error().message;
   auto& m = std::get<ImageManifest>(*doc);
   EXPECT_EQ(m.config.digest.str(), kD1);
@@ -29,7 +33,8 @@ TEST(Manifest, ParsesOciManifestWithMixedMediaTypes) {
 }
 
 TEST(Manifest, GenericOrMissingContentTypeIsRecognisedFromBody) {
-  for (const char* ct : {"", "application/json", "text/plain; charset=utf-8", "application/octet-stream"}) {
+  for (const char* ct :
+       {"", "application/json", "text/plain; charset=utf-8", "application/octet-stream"}) {
     auto doc = parse_manifest(oci_manifest(""), ct);
     ASSERT_TRUE(doc) << ct << ": " << doc.error().message;
     EXPECT_TRUE(std::holds_alternative<ImageManifest>(*doc));
@@ -51,7 +56,8 @@ TEST(Manifest, SchemaOneIsRefused) {
   auto by_type = parse_manifest("{}", "application/vnd.docker.distribution.manifest.v1+prettyjws");
   ASSERT_FALSE(by_type);
   EXPECT_EQ(by_type.error().code, Errc::kUnsupported);
-  auto by_body = parse_manifest(R"({"schemaVersion":1,"name":"x","fsLayers":[]})", "application/json");
+  auto by_body =
+      parse_manifest(R"({"schemaVersion":1,"name":"x","fsLayers":[]})", "application/json");
   ASSERT_FALSE(by_body);
   EXPECT_NE(by_body.error().message.find("schema 1"), std::string::npos);
 }
@@ -68,7 +74,8 @@ TEST(ImageConfig, ParsesRuntimeFields) {
   auto c = parse_image_config(fmt::format(R"({{"architecture":"amd64","os":"linux",
     "config":{{"User":"app","Env":["PATH=/bin"],"Entrypoint":["/bin/sh"],"Cmd":["-c","true"],
     "WorkingDir":"/w","StopSignal":"SIGINT","ExposedPorts":{{"80/tcp":{{}}}},"Volumes":{{"/data":{{}}}},
-    "Labels":{{"a":"b"}}}},"rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}})", kD1, kD2));
+    "Labels":{{"a":"b"}}}},"rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}})",
+                                          kD1, kD2));
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->platform.str(), "linux/amd64");
   EXPECT_EQ(c->user, "app");
@@ -92,8 +99,9 @@ Descriptor entry(const std::string& platform, char digit) {
 
 TEST(Platform, SelectionDoesNotDependOnListOrder) {
   ImageIndex index;
-  index.manifests = {entry("linux/amd64", '1'), entry("linux/arm64/v8", '2'), entry("linux/arm/v6", '3'),
-                     entry("linux/arm/v7", '4'), entry("linux/arm", '5'), entry("windows/amd64", '6'),
+  index.manifests = {entry("linux/amd64", '1'),  entry("linux/arm64/v8", '2'),
+                     entry("linux/arm/v6", '3'), entry("linux/arm/v7", '4'),
+                     entry("linux/arm", '5'),    entry("windows/amd64", '6'),
                      entry("linux/386", '7')};
   Descriptor attestation = entry("linux/amd64", '8');
   attestation.annotations["vnd.docker.reference.type"] = "attestation-manifest";
@@ -103,8 +111,8 @@ TEST(Platform, SelectionDoesNotDependOnListOrder) {
     const char* want;
     char digit;
   };
-  const Case cases[] = {{"linux/amd64", '1'}, {"linux/arm64", '2'}, {"linux/arm64/v8", '2'},
-                        {"linux/arm/v7", '4'}, {"linux/arm/v6", '3'}, {"linux/arm/v5", '5'},
+  const Case cases[] = {{"linux/amd64", '1'},  {"linux/arm64", '2'},   {"linux/arm64/v8", '2'},
+                        {"linux/arm/v7", '4'}, {"linux/arm/v6", '3'},  {"linux/arm/v5", '5'},
                         {"linux/arm/v8", '4'}, {"windows/amd64", '6'}, {"linux/x86_64", '1'}};
   std::mt19937 rng(7);
   for (int round = 0; round < 20; ++round) {
@@ -118,7 +126,8 @@ TEST(Platform, SelectionDoesNotDependOnListOrder) {
   auto missing = select_platform(index, *Platform::parse("linux/s390x"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
-  EXPECT_NE(missing.error().message.find("linux/arm64/v8"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("linux/arm64/v8"), std::string::npos)
+      << missing.error().message;
 }
 
 TEST(Platform, ParseAndPrint) {

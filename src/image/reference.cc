@@ -119,7 +119,8 @@ Result<Reference> Reference::parse(std::string_view text) {
     for (char c : first) has_upper |= std::isupper(static_cast<unsigned char>(c)) != 0;
     if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
         first == "localhost" || has_upper) {
-      if (!valid_domain(first)) return fail(fmt::format("registry \"{}\" is not a host[:port]", first));
+      if (!valid_domain(first))
+        return fail(fmt::format("registry \"{}\" is not a host[:port]", first));
       ref.registry = std::string(first);
       remainder = rest.substr(slash + 1);
     }

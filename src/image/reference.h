@@ -13,7 +13,7 @@
 namespace zlayer::image {
 
 struct Reference {
-  std::string registry;    // "docker.io", "127.0.0.1:5000", "ghcr.io" (index.docker.io → docker.io)
+  std::string registry;  // "docker.io", "127.0.0.1:5000", "ghcr.io" (index.docker.io → docker.io)
   std::string repository;  // "library/busybox", "ns/name"
   std::string tag;         // "latest" when neither tag nor digest was given; empty with digest only
   std::optional<Digest> digest;

@@ -47,9 +47,9 @@ TEST(Reference, DigestOnlyHasNoTag) {
 }
 
 TEST(Reference, MalformedIsAnErrorQuotingIt) {
-  for (const char* bad : {"", "Busybox", "busy box", "busybox:", "busybox:-bad", "a//b",
-                          "/busybox", "busybox/", "busybox@sha256:xyz", "ho st:5000/x",
-                          "localhost:/x", "a..b", "-a", "x:tag with space"}) {
+  for (const char* bad :
+       {"", "Busybox", "busy box", "busybox:", "busybox:-bad", "a//b", "/busybox", "busybox/",
+        "busybox@sha256:xyz", "ho st:5000/x", "localhost:/x", "a..b", "-a", "x:tag with space"}) {
     auto ref = Reference::parse(bad);
     ASSERT_FALSE(ref) << "accepted: " << bad;
     EXPECT_EQ(ref.error().code, Errc::kInvalidArgument);

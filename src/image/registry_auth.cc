@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.h"
-#include "core/text.h"
 #include "core/subprocess.h"
+#include "core/text.h"
 
 namespace zlayer::image {
 namespace {
@@ -285,7 +285,8 @@ std::string registry_key_host(std::string_view key) {
   }
   if (auto slash = host.find('/'); slash != std::string_view::npos) host = host.substr(0, slash);
   std::string out = lower(host);
-  if (out == "index.docker.io" || out == "registry-1.docker.io" || out == "registry.hub.docker.com") {
+  if (out == "index.docker.io" || out == "registry-1.docker.io" ||
+      out == "registry.hub.docker.com") {
     return std::string(kDockerHub);
   }
   return out;
@@ -324,9 +325,10 @@ Result<Credentials> run_credential_helper(std::string_view helper, std::string_v
     return (it != doc.end() && it->is_string()) ? it->get<std::string>() : std::string();
   };
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("Secret")) {
-    return errorf(Errc::kFailedPrecondition,
-                  "credential helper {} (for {}) did not print {{\"Username\", \"Secret\"}} JSON: {}",
-                  program, server_url, excerpt(result->out));
+    return errorf(
+        Errc::kFailedPrecondition,
+        "credential helper {} (for {}) did not print {{\"Username\", \"Secret\"}} JSON: {}",
+        program, server_url, excerpt(result->out));
   }
   Credentials creds;
   creds.source = program;
@@ -362,8 +364,7 @@ Result<Credentials> resolve_credentials(const DockerConfig& config, std::string_
 Result<BearerToken> parse_token_response(std::string_view body) {
   auto doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return errorf(Errc::kInvalidArgument, "token response is not a JSON object: {}",
-                  excerpt(body));
+    return errorf(Errc::kInvalidArgument, "token response is not a JSON object: {}", excerpt(body));
   }
   BearerToken out;
   for (const char* key : {"token", "access_token"}) {

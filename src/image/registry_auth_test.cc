@@ -143,8 +143,8 @@ TEST(DockerConfig, RegistryKeyForms) {
 }
 
 TEST(DockerConfig, ResolvesAuthsByAnyKeyForm) {
-  for (std::string key : {"https://index.docker.io/v1/", "index.docker.io", "docker.io",
-                          "registry-1.docker.io"}) {
+  for (std::string key :
+       {"https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"}) {
     DockerConfig config;
     config.path = "/c.json";
     config.auths[key] = {"u", "p", ""};
@@ -181,7 +181,8 @@ case "$server" in
   *) echo "credentials not found in native keychain"; exit 1 ;;
 esac
 )");
-    write_script(bin_.path() / "docker-credential-broken", "#!/bin/sh\necho 'dbus error' >&2\nexit 3\n");
+    write_script(bin_.path() / "docker-credential-broken",
+                 "#!/bin/sh\necho 'dbus error' >&2\nexit 3\n");
   }
 
   testing::TempDir bin_;
@@ -222,8 +223,7 @@ TEST_F(CredentialHelperTest, FailuresNameTheHelper) {
   auto missing = run_credential_helper("zl-no-such-helper", "reg.test");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::kFailedPrecondition);
-  EXPECT_NE(missing.error().message.find("docker-credential-zl-no-such-helper"),
-            std::string::npos);
+  EXPECT_NE(missing.error().message.find("docker-credential-zl-no-such-helper"), std::string::npos);
 }
 
 TEST_F(CredentialHelperTest, CredHelpersThenCredsStoreThenAuths) {
@@ -246,7 +246,8 @@ TEST_F(CredentialHelperTest, CredHelpersThenCredsStoreThenAuths) {
 }
 
 TEST(TokenResponse, TokenOrAccessTokenAndExpiry) {
-  auto a = parse_token_response(R"({"token":"t1","expires_in":300,"issued_at":"2024-01-01T00:00:00Z"})");
+  auto a =
+      parse_token_response(R"({"token":"t1","expires_in":300,"issued_at":"2024-01-01T00:00:00Z"})");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->token, "t1");
   EXPECT_EQ(a->expires_in, 300s);

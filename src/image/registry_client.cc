@@ -24,7 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::size_t kMaxManifestBytes = 4 << 20;   // as containerd and distribution limit them
+constexpr std::size_t kMaxManifestBytes = 4 << 20;  // as containerd and distribution limit them
 constexpr std::size_t kMaxTokenResponseBytes = 1 << 20;
 constexpr std::size_t kMaxErrorBodyBytes = 64 << 10;  // enough for any error JSON; HTML is cut
 constexpr int kMaxRedirects = 10;
@@ -427,7 +427,8 @@ struct RegistryClient::Impl {
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::chrono::milliseconds(options.connect_timeout).count()));
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(options.stall_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kBufferSize);
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.list);
@@ -489,21 +490,23 @@ struct RegistryClient::Impl {
     std::string detail = fmt::format("HTTP {}: {}", hop.status, describe_error_body(hop));
     switch (hop.status) {
       case 404:
-        return Error{Errc::kNotFound, fmt::format("{} not found in registry {} ({})", what,
-                                                  ref.registry, detail)};
+        return Error{Errc::kNotFound,
+                     fmt::format("{} not found in registry {} ({})", what, ref.registry, detail)};
       case 401:
       case 403:
         if (!on_registry) {
-          return Error{Errc::kPermissionDenied,
-                       fmt::format("registry {}: the server it redirected {} to refused access ({})",
-                                   ref.registry, what, detail)};
+          return Error{
+              Errc::kPermissionDenied,
+              fmt::format("registry {}: the server it redirected {} to refused access ({})",
+                          ref.registry, what, detail)};
         }
         return Error{Errc::kPermissionDenied,
                      fmt::format("registry {} denied access to {} when asked {} ({})", ref.registry,
                                  what, credentials_phrase(ref.registry), detail)};
       default:
-        return Error{Errc::kInvalidArgument, fmt::format("registry {} refused the request for {} ({})",
-                                                         ref.registry, what, detail)};
+        return Error{
+            Errc::kInvalidArgument,
+            fmt::format("registry {} refused the request for {} ({})", ref.registry, what, detail)};
     }
   }
 
@@ -569,8 +572,9 @@ struct RegistryClient::Impl {
         retry = true;
       } else if (hop.status >= 500 || hop.status == 429) {
         if (attempt >= options.max_attempts) {
-          return errorf(Errc::kUnavailable, "registry {}: token server {} answered HTTP {} {} times: {}",
-                        ref.registry, realm, hop.status, attempt, describe_error_body(hop));
+          return errorf(Errc::kUnavailable,
+                        "registry {}: token server {} answered HTTP {} {} times: {}", ref.registry,
+                        realm, hop.status, attempt, describe_error_body(hop));
         }
         retry = true;
       } else if (hop.status == 401 || hop.status == 403) {
@@ -725,7 +729,8 @@ struct RegistryClient::Impl {
 
       std::string failure;
       if (hop.code != CURLE_OK) {
-        if (!is_retryable(hop.code)) return unexpected(transport_error(ref, spec.what, hop, attempt));
+        if (!is_retryable(hop.code))
+          return unexpected(transport_error(ref, spec.what, hop, attempt));
         failure = hop.curl_message;
       } else if (hop.status == 401 && on_registry && !reauthenticated) {
         // First 401, or a cached token the registry no longer takes: authenticate once.
@@ -745,7 +750,8 @@ struct RegistryClient::Impl {
       if (progressed) furthest = spec.progress();
       if (!progressed) {
         if (attempt >= options.max_attempts) {
-          if (hop.code != CURLE_OK) return unexpected(transport_error(ref, spec.what, hop, attempt));
+          if (hop.code != CURLE_OK)
+            return unexpected(transport_error(ref, spec.what, hop, attempt));
           return errorf(Errc::kUnavailable, "registry {}: fetching {} failed {} times; last: {}",
                         ref.registry, spec.what, attempt, failure);
         }
@@ -785,9 +791,8 @@ Result<FetchedManifest> RegistryClient::fetch_manifest(const Reference& ref) {
       }
     }
     if (body.size() + chunk.size() > kMaxManifestBytes) {
-      return errorf(Errc::kInvalidArgument,
-                    "manifest {} from registry {} is over the {} MiB limit", ref.str(),
-                    ref.registry, kMaxManifestBytes >> 20);
+      return errorf(Errc::kInvalidArgument, "manifest {} from registry {} is over the {} MiB limit",
+                    ref.str(), ref.registry, kMaxManifestBytes >> 20);
     }
     body.append(chunk);
     return {};

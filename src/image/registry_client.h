@@ -30,8 +30,8 @@ struct RegistryOptions {
   // Docker config file with credentials. Default: $DOCKER_CONFIG/config.json, else
   // $HOME/.docker/config.json (resolved by default_options()).
   std::filesystem::path docker_config;
-  int max_attempts = 5;                                   // per request, including the first
-  std::chrono::milliseconds initial_backoff{200};         // doubles per retry, capped at 5 s
+  int max_attempts = 5;                            // per request, including the first
+  std::chrono::milliseconds initial_backoff{200};  // doubles per retry, capped at 5 s
   std::chrono::seconds connect_timeout{30};
   std::string user_agent = "zlayer-agent/0.1";
   // A transfer that moves less than 1 byte/s for this long is abandoned and retried (a stalled

@@ -173,17 +173,16 @@ TEST_F(RegistryClientTest, ManifestOverFourMebibytesIsRefused) {
 
 TEST_F(RegistryClientTest, BasicAuthWithCredentialsFromDockerConfig) {
   const std::string expected = basic_authorization("alice", "pa:ss");
-  registry_.http().Get("/v2/test/app/manifests/v1",
-                       [&](const httplib::Request& req, httplib::Response& res) {
-                         if (req.get_header_value("Authorization") != expected) {
-                           res.status = 401;
-                           res.set_header("WWW-Authenticate", R"(Basic realm="fake, registry")");
-                           res.set_content(R"({"errors":[{"code":"UNAUTHORIZED"}]})",
-                                           "application/json");
-                           return;
-                         }
-                         res.set_content(kOddManifest, std::string(media_type::kOciManifest));
-                       });
+  registry_.http().Get(
+      "/v2/test/app/manifests/v1", [&](const httplib::Request& req, httplib::Response& res) {
+        if (req.get_header_value("Authorization") != expected) {
+          res.status = 401;
+          res.set_header("WWW-Authenticate", R"(Basic realm="fake, registry")");
+          res.set_content(R"({"errors":[{"code":"UNAUTHORIZED"}]})", "application/json");
+          return;
+        }
+        res.set_content(kOddManifest, std::string(media_type::kOciManifest));
+      });
   registry_.start();
 
   // No credentials: a clear refusal naming the registry.
@@ -256,18 +255,17 @@ class BearerRegistryTest : public RegistryClientTest {
       }
       res.set_content(R"({"access_token":")" + valid_token() + R"("})", "application/json");
     });
-    registry_.http().Get("/v2/test/app/manifests/v1",
-                         [this](const httplib::Request& req, httplib::Response& res) {
-                           if (req.get_header_value("Authorization") != "Bearer " + valid_token()) {
-                             res.status = 401;
-                             res.set_header(
-                                 "WWW-Authenticate",
-                                 R"(Bearer realm="http://)" + registry_.host() +
-                                     R"(/token",service="fake registry",scope="repository:test/app:pull")");
-                             return;
-                           }
-                           res.set_content(kOddManifest, std::string(media_type::kOciManifest));
-                         });
+    registry_.http().Get("/v2/test/app/manifests/v1", [this](const httplib::Request& req,
+                                                             httplib::Response& res) {
+      if (req.get_header_value("Authorization") != "Bearer " + valid_token()) {
+        res.status = 401;
+        res.set_header("WWW-Authenticate",
+                       R"(Bearer realm="http://)" + registry_.host() +
+                           R"(/token",service="fake registry",scope="repository:test/app:pull")");
+        return;
+      }
+      res.set_content(kOddManifest, std::string(media_type::kOciManifest));
+    });
     registry_.start();
   }
 
@@ -338,13 +336,12 @@ TEST_F(BearerRegistryTest, TokenTheRegistryRejectsIsRetriedOnlyOnce) {
   RegistryClient client(options());
   set_valid_token("tok-1");
   // Make the registry reject every token the token server hands out.
-  registry_.http().Get("/v2/test/app/manifests/never",
-                       [this](const httplib::Request&, httplib::Response& res) {
-                         res.status = 401;
-                         res.set_header("WWW-Authenticate", R"(Bearer realm="http://)" +
-                                                                registry_.host() +
-                                                                R"(/token",service="fake registry")");
-                       });
+  registry_.http().Get(
+      "/v2/test/app/manifests/never", [this](const httplib::Request&, httplib::Response& res) {
+        res.status = 401;
+        res.set_header("WWW-Authenticate", R"(Bearer realm="http://)" + registry_.host() +
+                                               R"(/token",service="fake registry")");
+      });
   auto denied = client.fetch_manifest(ref("never"));
   ASSERT_FALSE(denied);
   EXPECT_EQ(denied.error().code, Errc::kPermissionDenied);
@@ -375,12 +372,13 @@ class CredentialHelperRegistryTest : public BearerRegistryTest {
     token_auth_ = basic_authorization("helper-user", "helper-secret");
     ASSERT_TRUE(make_dirs(bin_.path()));
     // Prints credentials only for this registry's server URL, read from stdin.
-    std::string script = "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r server\n"
-                         "if [ \"$server\" = \"" +
-                         registry_.host() +
-                         "\" ]; then printf '{\"Username\":\"helper-user\",\"Secret\":"
-                         "\"helper-secret\"}'; else echo 'credentials not found in native "
-                         "keychain'; exit 1; fi\n";
+    std::string script =
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r server\n"
+        "if [ \"$server\" = \"" +
+        registry_.host() +
+        "\" ]; then printf '{\"Username\":\"helper-user\",\"Secret\":"
+        "\"helper-secret\"}'; else echo 'credentials not found in native "
+        "keychain'; exit 1; fi\n";
     auto path = bin_.path() / "docker-credential-zltest";
     ASSERT_TRUE(atomic_write_file(path, script));
     ASSERT_EQ(::chmod(path.c_str(), 0755), 0);
@@ -420,18 +418,18 @@ TEST_F(CredentialHelperRegistryTest, MissingHelperIsAClearError) {
 
 TEST_F(RegistryClientTest, ServerErrorThenSuccessIsRetried) {
   std::atomic<int> calls{0};
-  registry_.http().Get("/v2/test/app/manifests/v1",
-                       [&](const httplib::Request&, httplib::Response& res) {
-                         int n = ++calls;
-                         if (n == 1) {
-                           res.status = 503;
-                           res.set_content("<html><h1>Service Unavailable</h1></html>", "text/html");
-                         } else if (n == 2) {
-                           res.status = 429;
-                         } else {
-                           res.set_content(kOddManifest, std::string(media_type::kOciManifest));
-                         }
-                       });
+  registry_.http().Get(
+      "/v2/test/app/manifests/v1", [&](const httplib::Request&, httplib::Response& res) {
+        int n = ++calls;
+        if (n == 1) {
+          res.status = 503;
+          res.set_content("<html><h1>Service Unavailable</h1></html>", "text/html");
+        } else if (n == 2) {
+          res.status = 429;
+        } else {
+          res.set_content(kOddManifest, std::string(media_type::kOciManifest));
+        }
+      });
   registry_.start();
   RegistryClient client(options());
   auto fetched = client.fetch_manifest(ref());
@@ -441,12 +439,11 @@ TEST_F(RegistryClientTest, ServerErrorThenSuccessIsRetried) {
 }
 
 TEST_F(RegistryClientTest, ServerErrorForeverIsUnavailableAfterMaxAttempts) {
-  registry_.http().Get("/v2/test/app/manifests/v1",
-                       [](const httplib::Request&, httplib::Response& res) {
-                         res.status = 500;
-                         res.set_content("<!DOCTYPE html><html><body>Internal oops</body></html>",
-                                         "text/html");
-                       });
+  registry_.http().Get(
+      "/v2/test/app/manifests/v1", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 500;
+        res.set_content("<!DOCTYPE html><html><body>Internal oops</body></html>", "text/html");
+      });
   registry_.start();
   RegistryClient client(options());
   auto fetched = client.fetch_manifest(ref());
@@ -481,13 +478,13 @@ TEST_F(RegistryClientTest, HtmlNotFoundPageIsAClearNotFound) {
 }
 
 TEST_F(RegistryClientTest, DistributionErrorJsonIsQuotedAndOther4xxNotRetried) {
-  registry_.http().Get("/v2/test/app/manifests/v1",
-                       [](const httplib::Request&, httplib::Response& res) {
-                         res.status = 400;
-                         res.set_content(
-                             R"({"errors":[{"code":"TAG_INVALID","message":"manifest tag did not match URI"}]})",
-                             "application/json");
-                       });
+  registry_.http().Get(
+      "/v2/test/app/manifests/v1", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 400;
+        res.set_content(
+            R"({"errors":[{"code":"TAG_INVALID","message":"manifest tag did not match URI"}]})",
+            "application/json");
+      });
   registry_.start();
   RegistryClient client(options());
   auto fetched = client.fetch_manifest(ref());
@@ -550,19 +547,18 @@ TEST_F(BlobTest, ContentLengthShorterOrLongerThanDescriptorIsAnError) {
                        });
   Descriptor chunked_desc = desc_;
   chunked_desc.digest = sha256_of("chunked");
-  registry_.http().Get("/v2/test/app/blobs/" + chunked_desc.digest.str(),
-                       [&](const httplib::Request&, httplib::Response& res) {
-                         res.set_chunked_content_provider(
-                             "application/octet-stream",
-                             [&](size_t offset, httplib::DataSink& sink) {
-                               if (offset >= longer.size()) {
-                                 sink.done();
-                                 return true;
-                               }
-                               return sink.write(longer.data() + offset,
-                                                 std::min<size_t>(8192, longer.size() - offset));
-                             });
-                       });
+  registry_.http().Get(
+      "/v2/test/app/blobs/" + chunked_desc.digest.str(),
+      [&](const httplib::Request&, httplib::Response& res) {
+        res.set_chunked_content_provider("application/octet-stream", [&](size_t offset,
+                                                                         httplib::DataSink& sink) {
+          if (offset >= longer.size()) {
+            sink.done();
+            return true;
+          }
+          return sink.write(longer.data() + offset, std::min<size_t>(8192, longer.size() - offset));
+        });
+      });
   registry_.start();
   RegistryClient client(options());
   for (const Descriptor* d : {&desc_, &long_desc, &chunked_desc}) {
@@ -635,7 +631,8 @@ TEST_F(BlobTest, DroppedConnectionWithoutRangeSupportRestarts) {
             sink.done();
             return true;
           }
-          return sink.write(blob_.data() + offset, std::min<size_t>(kDropAfter, blob_.size() - offset));
+          return sink.write(blob_.data() + offset,
+                            std::min<size_t>(kDropAfter, blob_.size() - offset));
         });
   });
   registry_.start();
@@ -664,7 +661,8 @@ TEST_F(BlobTest, RangeIgnoredByServerResetsTheWriter) {
             sink.done();
             return true;
           }
-          return sink.write(blob_.data() + offset, std::min<size_t>(kDropAfter, blob_.size() - offset));
+          return sink.write(blob_.data() + offset,
+                            std::min<size_t>(kDropAfter, blob_.size() - offset));
         });
   });
   registry_.start();
@@ -721,10 +719,11 @@ TEST_F(BlobTest, RedirectIsFollowedWithoutLeakingAuthorization) {
                          if (!require_auth(req, res)) return;
                          res.set_redirect("/v2/internal/blob", 302);
                        });
-  registry_.http().Get("/v2/internal/blob", [&](const httplib::Request& req, httplib::Response& res) {
-    if (!require_auth(req, res)) return;
-    res.set_content(blob_, "application/octet-stream");
-  });
+  registry_.http().Get("/v2/internal/blob",
+                       [&](const httplib::Request& req, httplib::Response& res) {
+                         if (!require_auth(req, res)) return;
+                         res.set_content(blob_, "application/octet-stream");
+                       });
   registry_.start();
   write_docker_config(R"({"auths": {")" + registry_.host() +
                       R"(": {"username": "dave", "password": "pw"}}})");
@@ -824,9 +823,8 @@ class TlsRegistryTest : public RegistryClientTest {
   void start_tls(bool require_client_cert) {
     std::unique_ptr<httplib::Server> server;
     if (require_client_cert) {
-      server = std::make_unique<httplib::SSLServer>((pki_ / "server.crt").c_str(),
-                                                    (pki_ / "server.key").c_str(),
-                                                    (pki_ / "ca.crt").c_str());
+      server = std::make_unique<httplib::SSLServer>(
+          (pki_ / "server.crt").c_str(), (pki_ / "server.key").c_str(), (pki_ / "ca.crt").c_str());
     } else {
       server = std::make_unique<httplib::SSLServer>((pki_ / "server.crt").c_str(),
                                                     (pki_ / "server.key").c_str());

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -246,6 +247,9 @@ class Extractor {
                          bool set_mode);
   Status set_xattrs_fd(int fd, struct archive_entry* entry);
   Status set_xattrs_path(int dirfd, const std::string& name, struct archive_entry* entry);
+  Status set_xattrs(struct archive_entry* entry,
+                    const std::function<int(const char*, const void*, std::size_t)>& set,
+                    spdlog::level::level_enum refused_level = spdlog::level::warn);
   Status make_dir(const std::string& path, struct archive_entry* entry);
   Status write_file(struct archive* tar, const std::string& path, struct archive_entry* entry);
   Status make_symlink(const std::string& path, struct archive_entry* entry);
@@ -329,42 +333,42 @@ Status Extractor::remove_existing(int dirfd, const std::string& name) {
 }
 
 Status Extractor::set_xattrs_fd(int fd, struct archive_entry* entry) {
-  if (archive_entry_xattr_reset(entry) == 0) return {};
-  const char* name = nullptr;
-  const void* value = nullptr;
-  std::size_t size = 0;
-  while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK) {
-    if (overlay_xattr(name)) {
-      spdlog::debug("layer {}: entry \"{}\": dropping xattr {}", layer_, entry_, name);
-      continue;
-    }
-    if (::fsetxattr(fd, name, value, size, 0) != 0) {
-      if (errno == EPERM || errno == ENOTSUP) {
-        spdlog::warn("layer {}: entry \"{}\": cannot set xattr {}: {}", layer_, entry_, name,
-                     std::strerror(errno));
-        continue;
-      }
-      return fail(fmt::format("setting xattr {}", name), errno);
-    }
-  }
-  return {};
+  return set_xattrs(entry, [fd](const char* key, const void* value, std::size_t size) {
+    return ::fsetxattr(fd, key, value, size, 0);
+  });
 }
 
 // Symlinks and device nodes cannot be opened for writing: their xattrs go through the parent's
 // /proc/self/fd link plus the name, with lsetxattr (which never follows the final component).
+// user.* xattrs are not allowed on those (xattr(7)), hence the quieter log there.
 Status Extractor::set_xattrs_path(int dirfd, const std::string& name, struct archive_entry* entry) {
-  if (archive_entry_xattr_reset(entry) == 0) return {};
   std::string path = fmt::format("/proc/self/fd/{}/{}", dirfd, name);
+  return set_xattrs(
+      entry,
+      [&path](const char* key, const void* value, std::size_t size) {
+        return ::lsetxattr(path.c_str(), key, value, size, 0);
+      },
+      spdlog::level::debug);
+}
+
+// Applies the entry's xattrs through `set` (0 or -1 with errno), dropping overlayfs' own
+// (a layer must not steer overlayfs); EPERM/ENOTSUP are logged at `refused_level` and skipped.
+Status Extractor::set_xattrs(struct archive_entry* entry,
+                             const std::function<int(const char*, const void*, std::size_t)>& set,
+                             spdlog::level::level_enum refused_level) {
+  if (archive_entry_xattr_reset(entry) == 0) return {};
   const char* key = nullptr;
   const void* value = nullptr;
   std::size_t size = 0;
   while (archive_entry_xattr_next(entry, &key, &value, &size) == ARCHIVE_OK) {
-    if (overlay_xattr(key)) continue;
-    if (::lsetxattr(path.c_str(), key, value, size, 0) != 0) {
+    if (overlay_xattr(key)) {
+      spdlog::debug("layer {}: entry \"{}\": dropping xattr {}", layer_, entry_, key);
+      continue;
+    }
+    if (set(key, value, size) != 0) {
       if (errno == EPERM || errno == ENOTSUP) {
-        // user.* xattrs are not allowed on symlinks and device nodes (xattr(7)).
-        spdlog::debug("layer {}: entry \"{}\": cannot set xattr {}: {}", layer_, entry_, key,
-                      std::strerror(errno));
+        spdlog::log(refused_level, "layer {}: entry \"{}\": cannot set xattr {}: {}", layer_,
+                    entry_, key, std::strerror(errno));
         continue;
       }
       return fail(fmt::format("setting xattr {}", key), errno);

@@ -102,8 +102,9 @@ Result<StateDb> StateDb::open(const std::filesystem::path& path) {
   if (!setup_lock) return unexpected(setup_lock.error());
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  int rc = sqlite3_open_v2(path.c_str(), &impl->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &impl->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return impl->error("opening state database");
   sqlite3_busy_timeout(impl->db, 5000);
   StateDb db(std::move(impl));
@@ -172,11 +173,16 @@ Result<std::vector<Row>> StateDb::query(std::string_view sql, const std::vector<
     int columns = sqlite3_column_count(stmt);
     for (int c = 0; c < columns; ++c) {
       switch (sqlite3_column_type(stmt, c)) {
-        case SQLITE_NULL: row.emplace_back(nullptr); break;
-        case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c))); break;
+        case SQLITE_NULL:
+          row.emplace_back(nullptr);
+          break;
+        case SQLITE_INTEGER:
+          row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c)));
+          break;
         default: {
           const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-          row.emplace_back(std::string(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+          row.emplace_back(std::string(text ? text : "",
+                                       static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
         }
       }
     }

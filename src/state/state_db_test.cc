@@ -1,7 +1,6 @@
 #include "state/state_db.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,10 +15,10 @@ TEST(StateDb, CreatesSchemaAndRoundTripsValues) {
   {
     auto db = StateDb::open(path);
     ASSERT_TRUE(db) << db.error().message;
-    ASSERT_TRUE(db->exec(
-        "INSERT INTO images VALUES (?1, ?2, NULL, ?3, 'linux/amd64', ?4, 'oci', 0)",
-        {std::string("docker.io/library/busybox:latest"), std::string("sha256:aa"),
-         std::string("sha256:bb"), std::int64_t{1234}}));
+    ASSERT_TRUE(
+        db->exec("INSERT INTO images VALUES (?1, ?2, NULL, ?3, 'linux/amd64', ?4, 'oci', 0)",
+                 {std::string("docker.io/library/busybox:latest"), std::string("sha256:aa"),
+                  std::string("sha256:bb"), std::int64_t{1234}}));
   }
   auto reopened = StateDb::open(path);
   ASSERT_TRUE(reopened);

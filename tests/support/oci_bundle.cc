@@ -15,27 +15,6 @@ namespace zlayer::testing {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Status write_busybox_rootfs(const fs::path& rootfs, const std::vector<std::string>& applets) {
-  ZLAYER_CHECK(make_dirs(rootfs / "bin"));
-  ZLAYER_CHECK(make_dirs(rootfs / "etc"));
-  ZLAYER_CHECK(make_dirs(rootfs / "tmp", 01777));
-  std::error_code ec;
-  fs::copy_file(kBusyboxPath, rootfs / "bin/busybox", fs::copy_options::overwrite_existing, ec);
-  if (ec)
-    return sys_error(fmt::format("copying {} into {}", kBusyboxPath, rootfs.string()), ec.value());
-  for (const auto& applet : applets) {
-    fs::create_symlink("busybox", rootfs / "bin" / applet, ec);
-    if (ec && ec != std::errc::file_exists) {
-      return sys_error(fmt::format("linking bin/{} in {}", applet, rootfs.string()), ec.value());
-    }
-  }
-  ZLAYER_CHECK(atomic_write_file(rootfs / "etc/passwd",
-                                 "root:x:0:0:root:/root:/bin/sh\n"
-                                 "app:x:1000:1000::/home/app:/bin/sh\n"));
-  ZLAYER_CHECK(atomic_write_file(rootfs / "etc/group", "root:x:0:\napp:x:1000:\n"));
-  return {};
-}
-
 json test_bundle_config(const TestBundleOptions& options) {
   json caps = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
                "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
@@ -96,13 +75,6 @@ json test_bundle_config(const TestBundleOptions& options) {
 Status write_test_bundle(const fs::path& bundle, const TestBundleOptions& options) {
   ZLAYER_CHECK(write_busybox_rootfs(bundle / "rootfs"));
   return atomic_write_file(bundle / "config.json", test_bundle_config(options).dump(2));
-}
-
-bool have_program(std::string_view name) { return find_program(name).has_value(); }
-
-std::string unique_name(std::string_view prefix) {
-  std::random_device random;
-  return fmt::format("{}-{}-{:08x}", prefix, ::getpid(), random());
 }
 
 namespace {

@@ -12,17 +12,10 @@
 #include <vector>
 
 #include "core/error.h"
+#include "support/oci_runtime.h"
 
+// Busybox rootfs, have_program and unique ids come from support/oci_runtime.h.
 namespace zlayer::testing {
-
-inline constexpr std::string_view kBusyboxPath = "/bin/busybox";
-
-// Copies /bin/busybox to `rootfs`/bin/busybox and links each applet (bin/<applet> -> busybox);
-// creates etc/passwd and etc/group with root (0) and app (1000). Errors: errno-mapped.
-Status write_busybox_rootfs(const std::filesystem::path& rootfs,
-                            const std::vector<std::string>& applets = {
-                                "sh", "cat", "echo", "sleep", "dd", "tail", "head", "wc", "id",
-                                "env", "pwd", "true", "false", "kill"});
 
 struct TestBundleOptions {
   std::vector<std::string> args = {"sh", "-c", "true"};
@@ -39,12 +32,6 @@ nlohmann::json test_bundle_config(const TestBundleOptions& options);
 
 // `bundle`/rootfs (busybox) plus `bundle`/config.json. Errors: errno-mapped.
 Status write_test_bundle(const std::filesystem::path& bundle, const TestBundleOptions& options);
-
-// True when `name` is an executable in PATH.
-bool have_program(std::string_view name);
-
-// "<prefix>-<pid>-<random hex>": unique across parallel test processes.
-std::string unique_name(std::string_view prefix);
 
 // Every existing directory `relative` (e.g. "zlayer-test-1a2b/c1") under each cgroup mount of
 // this machine (v1 hierarchies and cgroup2), as /proc/self/mountinfo lists them.

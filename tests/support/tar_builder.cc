@@ -58,8 +58,9 @@ TarBuilder& TarBuilder::fifo(std::string_view name, TarEntryOptions o) {
 TarBuilder& TarBuilder::whiteout(std::string_view path) {
   std::string p(path);
   auto slash = p.rfind('/');
-  std::string name = slash == std::string::npos ? ".wh." + p
-                                                : p.substr(0, slash + 1) + ".wh." + p.substr(slash + 1);
+  std::string name = slash == std::string::npos
+                         ? ".wh." + p
+                         : p.substr(0, slash + 1) + ".wh." + p.substr(slash + 1);
   return file(name, "");
 }
 
@@ -96,7 +97,8 @@ std::string TarBuilder::tar() const {
         archive_entry_set_rdevmajor(entry, e.dev_major);
         archive_entry_set_rdevminor(entry, e.dev_minor);
       }
-      archive_entry_set_size(entry, e.type == AE_IFREG ? static_cast<la_int64_t>(e.content.size()) : 0);
+      archive_entry_set_size(entry,
+                             e.type == AE_IFREG ? static_cast<la_int64_t>(e.content.size()) : 0);
       for (const auto& [key, value] : e.options.xattrs) {
         archive_entry_xattr_add_entry(entry, key.c_str(), value.data(), value.size());
       }

@@ -6,16 +6,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <random>
-
 #include "core/fs.h"
-#include "core/subprocess.h"
 #include "runtime/linux/process_spec.h"
 #include "runtime/linux/rlimits.h"
 #include "runtime/linux/seccomp.h"
 #include "runtime/linux/security_defaults.h"
 #include "runtime/linux/user_resolve.h"
-#include "support/oci_bundle.h"
+#include "support/oci_runtime.h"
 #include "support/temp_dir.h"
 
 namespace zlayer::runtime::linux {
@@ -25,72 +22,28 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr std::string_view kBusybox = testing::kBusyboxPath;
-
-// crun 1.8.1 refuses the hybrid cgroup layout of these machines; in a private mount namespace
-// without the cgroup2 mount it sees pure v1 (machine-facts.md, workaround 1). The host is not
-// changed. "$@" is the crun command line.
-constexpr std::string_view kCrunWrapper =
-    "umount /sys/fs/cgroup/unified 2>/dev/null || true; exec \"$@\"";
-
-std::vector<std::string> runtime_argv(std::string_view runtime, std::vector<std::string> args) {
-  std::vector<std::string> argv;
-  if (runtime == "crun") {
-    argv = {"unshare", "--mount", "--propagation",           "private",
-            "sh",      "-c",      std::string(kCrunWrapper), "sh"};
-  }
-  argv.emplace_back(runtime);
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
 using testing::have_program;
-
-std::string unique_id() {
-  std::random_device random;
-  return fmt::format("zlayer-spec-test-{}-{:08x}", ::getpid(), random());
-}
-
-// The value after "Key:" on its own line of /proc/self/status-like text ("" when absent).
-std::string field(const std::string& text, std::string_view key) {
-  std::string needle = fmt::format("\n{}:", key);
-  auto pos = ("\n" + text).find(needle);
-  if (pos == std::string::npos) return "";
-  auto start = pos + needle.size() - 1;
-  auto end = text.find('\n', start);
-  std::string value = text.substr(start, end - start);
-  auto first = value.find_first_not_of(" \t");
-  auto last = value.find_last_not_of(" \t");
-  return first == std::string::npos ? "" : value.substr(first, last - first + 1);
-}
+using testing::kBusyboxStatic;
+using testing::status_field;
 
 class BundleRun : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (runs an OCI runtime)";
-    if (!fs::exists(kBusybox)) GTEST_SKIP() << "needs busybox-static";
+    if (!fs::exists(kBusyboxStatic)) GTEST_SKIP() << "needs busybox-static";
     if (!have_program(runtime())) GTEST_SKIP() << "needs " << runtime();
     if (!fs::exists(kDefaultSeccompProfile))
       GTEST_SKIP() << "needs golang-github-containers-common";
     bundle_ = dir_.path() / "bundle";
     rootfs_ = bundle_ / "rootfs";
-    ASSERT_TRUE(testing::write_busybox_rootfs(rootfs_, {"sh", "cat", "wc", "echo", "head"}));
-    ASSERT_TRUE(atomic_write_file(rootfs_ / "etc/passwd",
-                                  "root:x:0:0:root:/root:/bin/sh\n"
-                                  "app:x:1000:1000::/home/app:/bin/sh\n"));
-    ASSERT_TRUE(atomic_write_file(rootfs_ / "etc/group",
-                                  "root:x:0:\napp:x:1000:\nweb:x:2000:app\naudio:x:2001:app\n"));
+    auto written = testing::write_busybox_rootfs(rootfs_);
+    ASSERT_TRUE(written) << written.error().message;
   }
 
   void TearDown() override {
     for (const auto& id : ids_) {
-      auto deleted = run_subprocess(runtime_argv(runtime(), {"delete", "-f", id}),
-                                    {.timeout = std::chrono::seconds(60)});
-      // "does not exist" is the normal case: `run` deletes the container when it exits.
-      auto listed = run_subprocess(runtime_argv(runtime(), {"list", "-q"}),
-                                   {.timeout = std::chrono::seconds(60)});
-      ASSERT_TRUE(listed) << listed.error().message;
-      EXPECT_THAT(listed->out, ::testing::Not(HasSubstr(id))) << "left over: " << id;
+      auto deleted = testing::oci_delete(runtime(), id);
+      EXPECT_TRUE(deleted) << deleted.error().message;
     }
   }
 
@@ -158,22 +111,13 @@ class BundleRun : public ::testing::TestWithParam<std::string> {
   // `runtime run` in the foreground, stdout and stderr into files (never a pipe the container
   // could keep open). Sets `container_stdout`; fails the test on a non-zero exit.
   void run(const std::string& label, std::string& container_stdout) {
-    std::string id = unique_id();
+    std::string id = testing::unique_container_id("zlayer-spec-test-" + label);
     ids_.push_back(id);
-    auto out = dir_.path() / (label + ".out");
-    auto err = dir_.path() / (label + ".err");
-    std::vector<std::string> argv = {"sh", "-c", "exec \"$@\" >\"$0.out\" 2>\"$0.err\"",
-                                     (dir_.path() / label).string()};
-    auto run_argv = runtime_argv(runtime(), {"run", "--bundle", bundle_.string(), id});
-    argv.insert(argv.end(), run_argv.begin(), run_argv.end());
-    auto result = run_subprocess(argv, {.timeout = std::chrono::seconds(120)});
+    auto result = testing::oci_run(runtime(), bundle_, id, dir_.path());
     ASSERT_TRUE(result) << result.error().message;
-    auto stdout_text = read_file(out);
-    auto stderr_text = read_file(err);
-    ASSERT_TRUE(stdout_text && stderr_text);
     ASSERT_EQ(result->exit_code, 0)
-        << runtime() << " stderr: " << *stderr_text << "\nstdout: " << *stdout_text;
-    container_stdout = *stdout_text;
+        << runtime() << " stderr: " << result->err << "\nstdout: " << result->out;
+    container_stdout = result->out;
   }
 
   testing::TempDir dir_;
@@ -198,13 +142,13 @@ TEST_P(BundleRun, DefaultsAreEnforcedInTheContainer) {
   ASSERT_NO_FATAL_FAILURE(run("defaults", out));
   auto mask = capability_mask(caps_);
   ASSERT_TRUE(mask);
-  EXPECT_EQ(field(out, "CapEff"), fmt::format("{:016x}", *mask));
-  EXPECT_EQ(field(out, "CapEff"), "00000000a80425fb");  // Docker's default set
-  EXPECT_EQ(field(out, "CapBnd"), fmt::format("{:016x}", *mask));
-  EXPECT_EQ(field(out, "CapInh"), "0000000000000000");
-  EXPECT_EQ(field(out, "NoNewPrivs"), "1");
-  EXPECT_EQ(field(out, "Seccomp"), "2");
-  EXPECT_EQ(field(out, "Uid"), "0\t0\t0\t0");
+  EXPECT_EQ(status_field(out, "CapEff"), fmt::format("{:016x}", *mask));
+  EXPECT_EQ(status_field(out, "CapEff"), "00000000a80425fb");  // Docker's default set
+  EXPECT_EQ(status_field(out, "CapBnd"), fmt::format("{:016x}", *mask));
+  EXPECT_EQ(status_field(out, "CapInh"), "0000000000000000");
+  EXPECT_EQ(status_field(out, "NoNewPrivs"), "1");
+  EXPECT_EQ(status_field(out, "Seccomp"), "2");
+  EXPECT_EQ(status_field(out, "Uid"), "0\t0\t0\t0");
   // Masked paths read as empty. /proc/kcore does not even exist on these machines' kernels
   // (no CONFIG_PROC_KCORE), so /proc/timer_list, readable by root on the host, is the one that
   // shows the mask at work (see MaskedPathsControl for the unmasked reading).
@@ -227,10 +171,10 @@ TEST_P(BundleRun, ImageUserWithSupplementaryGroups) {
   ASSERT_NO_FATAL_FAILURE(write_bundle("cat /proc/self/status; echo \"home=$HOME\"", "app"));
   std::string out;
   ASSERT_NO_FATAL_FAILURE(run("user", out));
-  EXPECT_EQ(field(out, "Uid"), "1000\t1000\t1000\t1000");
-  EXPECT_EQ(field(out, "Gid"), "1000\t1000\t1000\t1000");
-  EXPECT_EQ(field(out, "Groups"), "2000 2001");
-  EXPECT_EQ(field(out, "NoNewPrivs"), "1");
+  EXPECT_EQ(status_field(out, "Uid"), "1000\t1000\t1000\t1000");
+  EXPECT_EQ(status_field(out, "Gid"), "1000\t1000\t1000\t1000");
+  EXPECT_EQ(status_field(out, "Groups"), "2000 2001");
+  EXPECT_EQ(status_field(out, "NoNewPrivs"), "1");
   EXPECT_THAT(out, HasSubstr("home=/home/app\n"));
 }
 

@@ -23,6 +23,7 @@
 #include "core/text.h"
 #include "core/time_format.h"
 #include "runtime/logs/log_store.h"
+#include "runtime/runtime.h"
 
 #ifndef ZLAYER_MONITOR_BUILD_PATH
 #define ZLAYER_MONITOR_BUILD_PATH ""
@@ -125,7 +126,7 @@ struct MonitorArgs {
   std::string runtime_name;
   fs::path runtime_binary;
   fs::path runtime_root;
-  CgroupLayout layout = CgroupLayout::kV1;
+  CgroupMode layout = CgroupMode::kV1;
   int status_fd = -1;
 };
 
@@ -161,11 +162,11 @@ Result<MonitorArgs> parse_monitor_args(int argc, char** argv) {
   }
   const std::string& layout = values["cgroup-layout"];
   if (layout == "v1") {
-    args.layout = CgroupLayout::kV1;
+    args.layout = CgroupMode::kV1;
   } else if (layout == "v2") {
-    args.layout = CgroupLayout::kV2;
+    args.layout = CgroupMode::kV2;
   } else if (layout == "hybrid") {
-    args.layout = CgroupLayout::kHybrid;
+    args.layout = CgroupMode::kHybrid;
   } else {
     return errorf(Errc::kInvalidArgument, "{}: --cgroup-layout \"{}\" is not v1|v2|hybrid",
                   kMonitorName, layout);
@@ -366,7 +367,7 @@ int run_monitor(const MonitorArgs& args) {
   record.finished_at = SystemClock::instance().wall_now();
   if (WIFSIGNALED(init_status)) {
     record.signal = WTERMSIG(init_status);
-    record.signal_name = signal_name(record.signal);
+    record.signal_name = runtime::signal_name(record.signal);
     record.exit_code = 128 + record.signal;
   } else {
     record.exit_code = WEXITSTATUS(init_status);
@@ -462,7 +463,7 @@ Result<MonitorHandle> start_monitor(const MonitorConfig& config) {
                                    "--runtime-root",
                                    runtime.state_root().string(),
                                    "--cgroup-layout",
-                                   std::string(cgroup_layout_name(runtime.cgroup_layout())),
+                                   std::string(cgroup_mode_name(runtime.cgroup_layout())),
                                    "--status-fd",
                                    std::to_string(status.write.get())};
   auto pid = spawn_process(

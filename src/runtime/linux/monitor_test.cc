@@ -19,6 +19,7 @@
 #include "core/fs.h"
 #include "runtime/logs/log_store.h"
 #include "support/oci_bundle.h"
+#include "support/oci_runtime.h"
 #include "support/temp_dir.h"
 
 namespace zlayer::runtime::linux {
@@ -40,12 +41,12 @@ class MonitorTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (runs an OCI runtime)";
-    if (!fs::exists(testing::kBusyboxPath)) GTEST_SKIP() << "needs busybox-static";
+    if (!fs::exists(testing::kBusyboxStatic)) GTEST_SKIP() << "needs busybox-static";
     if (!testing::have_program(GetParam())) GTEST_SKIP() << "needs " << GetParam();
     auto selection = select_oci_runtime(GetParam(), dir_.path() / "oci");
     ASSERT_TRUE(selection) << selection.error().message;
     runtime_.emplace(selection->runtime);
-    cgroup_parent_ = testing::unique_name("zlayer-test");
+    cgroup_parent_ = testing::unique_container_id("zlayer-test");
   }
 
   void TearDown() override {
@@ -75,7 +76,7 @@ class MonitorTest : public ::testing::TestWithParam<std::string> {
 
   // Writes a bundle for `options` under the test dir and returns the monitor config for it.
   MonitorConfig prepare(const std::string& name, testing::TestBundleOptions options) {
-    std::string id = testing::unique_name("zl-" + name);
+    std::string id = testing::unique_container_id("zl-" + name);
     fs::path dir = dir_.path() / id;
     options.cgroups_path = "/" + cgroup_parent_ + "/" + id;
     EXPECT_TRUE(make_dirs(dir));

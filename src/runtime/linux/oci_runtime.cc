@@ -133,43 +133,6 @@ json process_json(const ExecProcess& process) {
 
 }  // namespace
 
-std::string_view cgroup_layout_name(CgroupLayout layout) {
-  switch (layout) {
-    case CgroupLayout::kV1:
-      return "v1";
-    case CgroupLayout::kV2:
-      return "v2";
-    case CgroupLayout::kHybrid:
-      return "hybrid";
-  }
-  return "unknown";
-}
-
-CgroupLayout parse_cgroup_layout(std::string_view mountinfo) {
-  bool v1 = false;
-  bool v2 = false;
-  std::istringstream lines{std::string(mountinfo)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    // "... - <fstype> <source> <super options>": the type follows the " - " separator.
-    auto separator = line.find(" - ");
-    if (separator == std::string::npos) continue;
-    std::istringstream rest(line.substr(separator + 3));
-    std::string fstype;
-    rest >> fstype;
-    if (fstype == "cgroup") v1 = true;
-    if (fstype == "cgroup2") v2 = true;
-  }
-  if (v1 && v2) return CgroupLayout::kHybrid;
-  if (v2) return CgroupLayout::kV2;
-  return CgroupLayout::kV1;
-}
-
-Result<CgroupLayout> detect_cgroup_layout() {
-  ZLAYER_TRY(text, read_file("/proc/self/mountinfo"));
-  return parse_cgroup_layout(text);
-}
-
 std::string_view oci_status_name(OciStatus status) {
   switch (status) {
     case OciStatus::kCreating:
@@ -196,13 +159,7 @@ Result<OciState> parse_oci_state(std::string_view json_text) {
   return state;
 }
 
-std::string signal_name(int signal) {
-  const char* abbrev = ::sigabbrev_np(signal);
-  if (abbrev == nullptr) return fmt::format("SIG{}", signal);
-  return fmt::format("SIG{}", abbrev);
-}
-
-OciRuntime::OciRuntime(std::string name, fs::path binary, fs::path state_root, CgroupLayout layout,
+OciRuntime::OciRuntime(std::string name, fs::path binary, fs::path state_root, CgroupMode layout,
                        std::string version)
     : name_(std::move(name)),
       binary_(std::move(binary)),
@@ -212,7 +169,7 @@ OciRuntime::OciRuntime(std::string name, fs::path binary, fs::path state_root, C
 
 bool OciRuntime::uses_hybrid_workaround() const {
   // runc handles the hybrid layout itself; crun 1.8.1 refuses it, youki's support is unknown.
-  return layout_ == CgroupLayout::kHybrid && name_ != "runc";
+  return layout_ == CgroupMode::kHybrid && name_ != "runc";
 }
 
 std::vector<std::string> OciRuntime::command(const std::vector<std::string>& args) const {
@@ -370,7 +327,8 @@ Result<RuntimeSelection> select_oci_runtime(std::optional<std::string> forced,
   } else {
     candidates.assign(std::begin(kRuntimeCandidates), std::end(kRuntimeCandidates));
   }
-  ZLAYER_TRY(layout, detect_cgroup_layout());
+  ZLAYER_TRY(cgroups, detect_cgroup_layout());
+  CgroupMode layout = cgroups.mode;
 
   std::vector<RejectedRuntime> rejected;
   for (const auto& candidate : candidates) {
@@ -408,7 +366,7 @@ Result<RuntimeSelection> select_oci_runtime(std::optional<std::string> forced,
   std::string reasons;
   for (const auto& r : rejected) reasons += fmt::format("; {}: {}", r.name, r.reason);
   return errorf(Errc::kUnavailable, "no usable OCI runtime (cgroup layout {}){}",
-                cgroup_layout_name(layout), reasons);
+                cgroup_mode_name(layout), reasons);
 }
 
 }  // namespace zlayer::runtime::linux

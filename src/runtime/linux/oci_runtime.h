@@ -17,25 +17,9 @@
 
 #include "core/error.h"
 #include "core/subprocess.h"
+#include "runtime/linux/cgroups.h"
 
 namespace zlayer::runtime::linux {
-
-// How the host mounts cgroups (read from /proc/self/mountinfo).
-enum class CgroupLayout {
-  kV1,      // only v1 hierarchies
-  kV2,      // one cgroup2 mount at the root of the cgroup tree ("unified")
-  kHybrid,  // v1 controllers plus a cgroup2 mount (systemd's /sys/fs/cgroup/unified)
-};
-
-// "v1", "v2", "hybrid".
-[[nodiscard]] std::string_view cgroup_layout_name(CgroupLayout layout);
-
-// Classifies the cgroup mounts listed in `mountinfo` (the text of /proc/self/mountinfo, see
-// proc(5)). No cgroup mount at all counts as kV1 (nothing to work around).
-[[nodiscard]] CgroupLayout parse_cgroup_layout(std::string_view mountinfo);
-
-// Reads /proc/self/mountinfo. Errors: errno-mapped when it cannot be read.
-[[nodiscard]] Result<CgroupLayout> detect_cgroup_layout();
 
 // Where the cgroup2 mount of a hybrid layout sits (what workaround 1 unmounts).
 inline constexpr std::string_view kHybridUnifiedMount = "/sys/fs/cgroup/unified";
@@ -87,12 +71,12 @@ class OciRuntime {
   // name: "crun", "runc" or "youki"; binary: absolute path; state_root: the runtime's --root
   // (created on first use); version: first line of `--version`, informative.
   OciRuntime(std::string name, std::filesystem::path binary, std::filesystem::path state_root,
-             CgroupLayout layout, std::string version = {});
+             CgroupMode layout, std::string version = {});
 
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] const std::filesystem::path& binary() const { return binary_; }
   [[nodiscard]] const std::filesystem::path& state_root() const { return state_root_; }
-  [[nodiscard]] CgroupLayout cgroup_layout() const { return layout_; }
+  [[nodiscard]] CgroupMode cgroup_layout() const { return layout_; }
   [[nodiscard]] const std::string& version() const { return version_; }
   // True when every invocation runs in a private mount namespace without kHybridUnifiedMount.
   [[nodiscard]] bool uses_hybrid_workaround() const;
@@ -147,7 +131,7 @@ class OciRuntime {
   std::string name_;
   std::filesystem::path binary_;
   std::filesystem::path state_root_;
-  CgroupLayout layout_;
+  CgroupMode layout_;
   std::string version_;
 };
 
@@ -175,8 +159,5 @@ inline constexpr std::string_view kRuntimeCandidates[] = {"crun", "runc", "youki
 [[nodiscard]] Result<RuntimeSelection> select_oci_runtime(
     std::optional<std::string> forced,
     std::optional<std::filesystem::path> state_root_parent = std::nullopt);
-
-// Name of a signal ("SIGKILL" for 9); "SIG<n>" for numbers without a name.
-[[nodiscard]] std::string signal_name(int signal);
 
 }  // namespace zlayer::runtime::linux

@@ -10,31 +10,13 @@
 #include <iostream>
 
 #include "support/oci_bundle.h"
+#include "support/oci_runtime.h"
 #include "support/temp_dir.h"
 
 namespace zlayer::runtime::linux {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr std::string_view kHybridMountinfo =
-    "25 30 0:23 / /sys rw,nosuid - sysfs sysfs rw\n"
-    "31 25 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755\n"
-    "32 31 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n"
-    "33 31 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
-constexpr std::string_view kV2Mountinfo =
-    "31 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
-constexpr std::string_view kV1Mountinfo =
-    "33 31 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-    "34 31 0:29 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
-
-TEST(CgroupLayout, ClassifiesMountTables) {
-  EXPECT_EQ(parse_cgroup_layout(kHybridMountinfo), CgroupLayout::kHybrid);
-  EXPECT_EQ(parse_cgroup_layout(kV2Mountinfo), CgroupLayout::kV2);
-  EXPECT_EQ(parse_cgroup_layout(kV1Mountinfo), CgroupLayout::kV1);
-  EXPECT_EQ(parse_cgroup_layout(""), CgroupLayout::kV1);
-  EXPECT_EQ(cgroup_layout_name(CgroupLayout::kHybrid), "hybrid");
-}
 
 TEST(OciState, ParsesCrunAndRuncOutput) {
   auto crun = parse_oci_state(R"({"ociVersion":"1.0.0","id":"c1","pid":8595,
@@ -54,12 +36,6 @@ TEST(OciState, ParsesCrunAndRuncOutput) {
   EXPECT_FALSE(parse_oci_state(R"({"status":"running"})"));
 }
 
-TEST(SignalName, NamesAndNumbers) {
-  EXPECT_EQ(signal_name(SIGKILL), "SIGKILL");
-  EXPECT_EQ(signal_name(SIGTERM), "SIGTERM");
-  EXPECT_EQ(signal_name(200), "SIG200");
-}
-
 TEST(SelectOciRuntime, InfoOnThisMachine) {
   testing::TempDir dir;
   auto selection = select_oci_runtime(std::nullopt, dir.path() / "oci");
@@ -72,7 +48,7 @@ TEST(SelectOciRuntime, InfoOnThisMachine) {
   const OciRuntime& runtime = selection->runtime;
   std::cout << "OCI runtime: " << runtime.name() << " (" << runtime.binary().string() << ")\n"
             << "version: " << runtime.version() << "\n"
-            << "cgroup layout: " << cgroup_layout_name(runtime.cgroup_layout())
+            << "cgroup layout: " << cgroup_mode_name(runtime.cgroup_layout())
             << (runtime.uses_hybrid_workaround() ? " (private mount namespace per call)" : "")
             << "\n";
   for (const auto& rejected : selection->rejected) {

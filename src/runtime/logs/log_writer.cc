@@ -175,25 +175,15 @@ struct LogWriter::State {
     return {};
   }
 
-  // Ends the line made of the buffered text + `text` (which holds no newline).
+  // Ends the line made of the buffered text + `text` (which holds no newline): the same splitting
+  // into P fragments as add_unterminated, then the rest as the F record.
   Status end_line(Stream stream, std::string_view text) {
     std::string& buffered = pending[stream_index(stream)];
-    if (!buffered.empty()) {
-      if (buffered.size() + text.size() <= kMaxRecordTextBytes) {
-        ZLAYER_CHECK(emit(stream, 'F', buffered, text));
-        buffered.clear();
-        return {};
-      }
-      std::size_t fill = kMaxRecordTextBytes - buffered.size();
-      ZLAYER_CHECK(emit(stream, 'P', buffered, text.substr(0, fill)));
-      buffered.clear();
-      text.remove_prefix(fill);
-    }
-    while (text.size() > kMaxRecordTextBytes) {
-      ZLAYER_CHECK(emit(stream, 'P', text.substr(0, kMaxRecordTextBytes)));
-      text.remove_prefix(kMaxRecordTextBytes);
-    }
-    return emit(stream, 'F', text);
+    if (buffered.empty() && text.size() <= kMaxRecordTextBytes) return emit(stream, 'F', text);
+    ZLAYER_CHECK(add_unterminated(stream, text));
+    Status ok = emit(stream, 'F', buffered);
+    buffered.clear();
+    return ok;
   }
 
   Status write_bytes(Stream stream, std::string_view bytes) {
