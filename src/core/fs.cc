@@ -52,6 +52,12 @@ Status write_all(int fd, std::string_view data, const std::filesystem::path& pat
 
 }  // namespace
 
+Result<Pipe> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return sys_error("pipe2", errno);
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
 Status fsync_dir(const std::filesystem::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return sys_error(fmt::format("opening directory {}", dir.string()), errno);

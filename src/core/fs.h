@@ -31,6 +31,13 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// Both ends of a pipe (pipe2 with O_CLOEXEC). Errors: errno-mapped.
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+Result<Pipe> make_pipe();
+
 // Writes `content` to `path` atomically: a temp file in the same directory, fsync, rename over
 // `path`, fsync the directory. A crash leaves either the old or the new file, never a mix.
 // mode: permission bits of the new file. Errors: errno-mapped (kResourceExhausted on ENOSPC).

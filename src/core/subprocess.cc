@@ -21,17 +21,6 @@ extern char** environ;
 namespace zlayer {
 namespace {
 
-struct Pipe {
-  UniqueFd read;
-  UniqueFd write;
-};
-
-Result<Pipe> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return sys_error("pipe2", errno);
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 // The argument and environment arrays execve wants, built before fork so the child only reads.
 struct ExecArrays {
   std::vector<std::string> env_strings;

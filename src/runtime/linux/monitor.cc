@@ -38,17 +38,6 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view kMonitorName = "zlayer-monitor";
 
-struct Pipe {
-  UniqueFd read;
-  UniqueFd write;
-};
-
-Result<Pipe> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return sys_error("pipe2", errno);
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 // Reaps `pid` if it is our child and has ended; anything else (not ours, still running) is fine.
