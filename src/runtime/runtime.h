@@ -138,6 +138,10 @@ class Runtime {
   virtual Status stop_container(const ContainerId& id, std::chrono::milliseconds grace) = 0;
   // One signal to the container's init. Errors: kNotFound, kFailedPrecondition (not running).
   virtual Status kill_container(const ContainerId& id, int signal) = 0;
+  // Freezes / thaws every process of the container. Errors: kNotFound, kFailedPrecondition
+  // (not running / not paused), kUnsupported when the backend cannot.
+  virtual Status pause_container(const ContainerId& id) = 0;
+  virtual Status unpause_container(const ContainerId& id) = 0;
   // Kills it if needed and removes everything it owns; removing a missing container is success.
   virtual Status remove_container(const ContainerId& id) = 0;
   // Errors: kNotFound.

@@ -213,6 +213,22 @@ Status LinuxRuntime::kill_container(const ContainerId& id, int signal) {
   return oci_.kill(id.str(), signal);
 }
 
+Status LinuxRuntime::pause_container(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ZLAYER_CHECK(oci_.pause(id.str()));
+  (void)db_.exec("UPDATE containers SET status = 'paused' WHERE id = ?1", {id.str()});
+  return {};
+}
+
+Status LinuxRuntime::unpause_container(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ZLAYER_CHECK(oci_.resume(id.str()));
+  (void)db_.exec("UPDATE containers SET status = 'running' WHERE id = ?1", {id.str()});
+  return {};
+}
+
 Status LinuxRuntime::remove_container(const ContainerId& id) {
   auto rec = record(id);
   if (!rec) {

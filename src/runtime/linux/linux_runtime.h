@@ -56,6 +56,9 @@ class LinuxRuntime final : public Runtime {
   // waits up to `grace` for the exit, then SIGKILL and waits again.
   Status stop_container(const ContainerId& id, std::chrono::milliseconds grace) override;
   Status kill_container(const ContainerId& id, int signal) override;
+  // OCI `pause` / `resume` (cgroup freezer).
+  Status pause_container(const ContainerId& id) override;
+  Status unpause_container(const ContainerId& id) override;
   // Idempotent: SIGKILL if running, waits for the monitor, OCI delete, unmounts the rootfs,
   // removes the cgroup, the directory and the row.
   Status remove_container(const ContainerId& id) override;

@@ -207,6 +207,50 @@ TEST_P(LinuxRuntimeTest, ExecPidStatsAndRemoveWhileRunning) {
   EXPECT_TRUE(runtime_->remove_container(id));
 }
 
+TEST_P(LinuxRuntimeTest, PauseAndUnpause) {
+  ContainerId id = create("pause", {"sleep", "1000"});
+  ASSERT_TRUE(runtime_->pause_container(id));
+  auto paused = runtime_->container_state(id);
+  ASSERT_TRUE(paused) << paused.error().message;
+  EXPECT_EQ(paused->phase, ContainerState::Phase::kPaused);
+  ASSERT_TRUE(runtime_->unpause_container(id));
+  auto running = runtime_->container_state(id);
+  ASSERT_TRUE(running) << running.error().message;
+  EXPECT_EQ(running->phase, ContainerState::Phase::kRunning);
+}
+
+TEST_P(LinuxRuntimeTest, HostNetworkSharesTheHostsNamespace) {
+  ContainerId id{testing::unique_container_id("host"), 1};
+  ContainerConfig c = config({"sleep", "1000"});
+  c.network.mode = NetworkMode::kHost;
+  auto created = runtime_->create_container(id, c);
+  ASSERT_TRUE(created) << created.error().message;
+  created_.push_back(id);
+  ASSERT_TRUE(runtime_->start_container(id));
+  auto pid = runtime_->container_pid(id);
+  ASSERT_TRUE(pid) << pid.error().message;
+  std::error_code ec;
+  const auto host_net = fs::read_symlink("/proc/self/ns/net", ec);
+  ASSERT_FALSE(ec);
+  const auto container_net =
+      fs::read_symlink("/proc/" + std::to_string(*pid) + "/ns/net", ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(container_net, host_net);
+  const auto container_mnt =
+      fs::read_symlink("/proc/" + std::to_string(*pid) + "/ns/mnt", ec);
+  ASSERT_FALSE(ec);
+  EXPECT_NE(container_mnt, fs::read_symlink("/proc/self/ns/mnt", ec));
+}
+
+TEST_P(LinuxRuntimeTest, NoneNetworkHasItsOwnNamespace) {
+  ContainerId id = create("none", {"sleep", "1000"});
+  auto pid = runtime_->container_pid(id);
+  ASSERT_TRUE(pid) << pid.error().message;
+  std::error_code ec;
+  EXPECT_NE(fs::read_symlink("/proc/" + std::to_string(*pid) + "/ns/net", ec),
+            fs::read_symlink("/proc/self/ns/net", ec));
+}
+
 TEST_P(LinuxRuntimeTest, RemoveACreatedContainer) {
   ContainerId id = create("created", {"true"}, /*start=*/false);
   auto state = runtime_->container_state(id);
