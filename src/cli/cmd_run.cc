@@ -61,6 +61,10 @@ LinuxConfig linux_config() {
   if (const char* forced = std::getenv("ZLAYER_OCI_RUNTIME"); forced && *forced) {
     config.oci_runtime = forced;
   }
+  // Tests give each agent its own cgroup parent, so nothing they leave can collide.
+  if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
+    config.cgroup_parent = parent;
+  }
   return config;
 }
 

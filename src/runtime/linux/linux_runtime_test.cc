@@ -282,6 +282,7 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
                                          {"ZLAYER_RUNTIME_DIR", p.runtime_dir.string()},
                                          {"ZLAYER_WASM_CACHE_DIR", p.wasm_cache_dir.string()},
                                          {"ZLAYER_OCI_RUNTIME", GetParam()},
+                                         {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
                                          {"HOME", dir_.path().string()}};
   const std::string name = testing::unique_container_id("cli");
   auto run = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--name", name, "--network", "none",
