@@ -296,11 +296,28 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
   ContainerId id{name, 1};
   expect_nothing_left(id);
 
+  // --memory reaches the cgroup: a 64 MiB buffer under a 32 MiB limit is OOM-killed.
+  auto oom = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--memory", "32m", image_ref_,
+                             "/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M",
+                             "count=1"},
+                            {.env = env, .timeout = std::chrono::minutes(2)});
+  ASSERT_TRUE(oom) << oom.error().message;
+  EXPECT_EQ(oom->exit_code, 137) << oom->err;
+
+  auto bad_memory = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--memory", "lots",
+                                    image_ref_, "true"},
+                                   {.env = env});
+  ASSERT_TRUE(bad_memory) << bad_memory.error().message;
+  EXPECT_EQ(bad_memory->exit_code, 125);
+  EXPECT_THAT(bad_memory->err, HasSubstr("--memory"));
+
   auto missing = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "localhost/no/such:image"},
                                 {.env = env, .timeout = std::chrono::minutes(2)});
   ASSERT_TRUE(missing) << missing.error().message;
   EXPECT_EQ(missing->exit_code, 125);
 
+  auto containers = fs::directory_iterator(p.containers_dir());
+  EXPECT_EQ(containers, fs::directory_iterator()) << "a container directory was left behind";
   auto ps = run_subprocess({ZLAYER_AGENT_BIN, "ps", "-a"}, {.env = env});
   ASSERT_TRUE(ps) << ps.error().message;
   EXPECT_EQ(ps->exit_code, 0) << ps->err;
