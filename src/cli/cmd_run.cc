@@ -1,11 +1,14 @@
 // `run` and `ps`: a container of the linux backend in the foreground (Docker's `docker run`
 // without -d/-i/-t), and the list of containers.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 #include "cli/commands.h"
 #include "core/paths.h"
@@ -66,6 +69,20 @@ LinuxConfig linux_config() {
     config.cgroup_parent = parent;
   }
   return config;
+}
+
+// Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `run` go to the container's
+// init instead (its own handlers decide; the exit code then comes from the container). A
+// detached thread takes them with sigwait(); children reset their mask (spawn_process).
+void forward_signals(const runtime::linux::OciRuntime& oci, std::string container) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return;
+  std::thread([oci, container = std::move(container), set] {
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0) (void)oci.kill(container, sig);
+  }).detach();
 }
 
 struct RunArgs {
@@ -140,6 +157,7 @@ int run_container(const RunArgs& args) {
     cleanup();
     return fail_run(started.error());
   }
+  forward_signals(rt.oci(), id->str());
   runtime::LogOptions follow;
   follow.follow = true;
   auto streamed = rt.container_logs(*id, follow, [](const runtime::LogEntry& e) -> Status {

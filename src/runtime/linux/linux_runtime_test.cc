@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -322,6 +323,49 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
   ASSERT_TRUE(ps) << ps.error().message;
   EXPECT_EQ(ps->exit_code, 0) << ps->err;
   EXPECT_THAT(ps->out, ::testing::Not(HasSubstr(name)));
+}
+
+TEST_P(LinuxRuntimeTest, CliRunForwardsSignalsToTheContainer) {
+  const Paths p = dir_.paths();
+  std::map<std::string, std::string> env{{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
+                                         {"ZLAYER_ROOT_DIR", p.root_dir.string()},
+                                         {"ZLAYER_RUNTIME_DIR", p.runtime_dir.string()},
+                                         {"ZLAYER_WASM_CACHE_DIR", p.wasm_cache_dir.string()},
+                                         {"ZLAYER_OCI_RUNTIME", GetParam()},
+                                         {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
+                                         {"HOME", dir_.path().string()}};
+  auto out = make_pipe();
+  ASSERT_TRUE(out) << out.error().message;
+  auto pid = spawn_process({ZLAYER_AGENT_BIN, "run", "--rm", image_ref_, "sh", "-c",
+                            "trap 'echo got TERM; exit 9' TERM; echo ready; "
+                            "while :; do sleep 1; done"},
+                           SpawnOptions{.stdout_fd = out->write.get(), .env = env});
+  ASSERT_TRUE(pid) << pid.error().message;
+  out->write.reset();
+  // The container says it is ready (its trap is set) before the agent gets the signal.
+  std::string text;
+  char buf[256];
+  while (text.find("ready\n") == std::string::npos) {
+    ssize_t n = ::read(out->read.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  if (text != "ready\n") {
+    ::kill(*pid, SIGKILL);  // the agent's container is removed by TearDown's cgroup cleanup
+    ::waitpid(*pid, nullptr, 0);
+    FAIL() << "the container never printed ready: " << text;
+  }
+  ASSERT_EQ(::kill(*pid, SIGTERM), 0);
+  for (ssize_t n; (n = ::read(out->read.get(), buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 9);
+  EXPECT_EQ(text, "ready\ngot TERM\n");
+  auto containers = fs::directory_iterator(p.containers_dir());
+  EXPECT_EQ(containers, fs::directory_iterator()) << "a container directory was left behind";
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, LinuxRuntimeTest, ::testing::Values("crun", "runc"),
