@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -87,6 +88,7 @@ void forward_signals(const runtime::linux::OciRuntime& oci, std::string containe
 
 struct RunArgs {
   bool remove = false;
+  bool detach = false;
   std::string name;
   std::vector<std::string> env;
   std::string memory;
@@ -97,6 +99,12 @@ struct RunArgs {
 int run_container(const RunArgs& args) {
   if (args.rest.empty()) {
     std::fprintf(stderr, "zlayer-agent: run needs an IMAGE\n");
+    return 2;
+  }
+  if (args.detach && args.remove) {
+    std::fprintf(stderr,
+                 "zlayer-agent: -d with --rm is not supported yet (nothing would be left "
+                 "to remove the container when it exits)\n");
     return 2;
   }
   runtime::ContainerConfig config;
@@ -157,6 +165,10 @@ int run_container(const RunArgs& args) {
     cleanup();
     return fail_run(started.error());
   }
+  if (args.detach) {
+    std::printf("%s\n", id->str().c_str());
+    return 0;
+  }
   forward_signals(rt.oci(), id->str());
   runtime::LogOptions follow;
   follow.follow = true;
@@ -174,17 +186,45 @@ int run_container(const RunArgs& args) {
   return exit->exit_code;
 }
 
-int list_containers(bool all) {
+int fail(const Error& e) {
+  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
+  return 1;
+}
+
+// The image store and the backend, for verbs that act on existing containers.
+struct Backend {
+  std::unique_ptr<image::ImageService> images;
+  std::unique_ptr<LinuxRuntime> runtime;
+};
+Result<Backend> open_backend() {
   LinuxConfig linux = linux_config();
-  auto images = image::ImageService::open(linux.paths, image::RegistryOptions::default_options());
-  if (!images) return fail_run(images.error());
-  auto backend = LinuxRuntime::open(std::move(linux), **images);
-  if (!backend) return fail_run(backend.error());
-  auto ids = (*backend)->list_containers();
+  ZLAYER_TRY(images,
+             image::ImageService::open(linux.paths, image::RegistryOptions::default_options()));
+  ZLAYER_TRY(runtime, LinuxRuntime::open(std::move(linux), *images));
+  return Backend{std::move(images), std::move(runtime)};
+}
+
+// Runs `body` on the container named `name` (NAME or NAME-rep-N); exit 1 on its error.
+int with_container(const std::string& name,
+                   const std::function<Status(LinuxRuntime&, const ContainerId&)>& body) {
+  auto id = container_id_for(name);
+  if (!id) return fail(id.error());
+  auto backend = open_backend();
+  if (!backend) return fail(backend.error());
+  auto done = body(*backend->runtime, *id);
+  if (!done) return fail(done.error());
+  return 0;
+}
+
+int list_containers(bool all) {
+  auto opened = open_backend();
+  if (!opened) return fail_run(opened.error());
+  auto& backend = opened->runtime;
+  auto ids = backend->list_containers();
   if (!ids) return fail_run(ids.error());
   std::printf("%-40s %s\n", "CONTAINER", "STATUS");
   for (const auto& id : *ids) {
-    auto state = (*backend)->container_state(id);
+    auto state = backend->container_state(id);
     std::string status = state ? std::string(state->phase_name()) : "unknown";
     if (state && state->exit) status += " (" + std::to_string(state->exit->exit_code) + ")";
     const bool running = state && !state->is_finished();
@@ -201,6 +241,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     auto* cmd = app.add_subcommand("run", "Run a command in a new container (foreground)");
     auto args = std::make_shared<RunArgs>();
     cmd->add_flag("--rm", args->remove, "remove the container when it exits");
+    cmd->add_flag("-d,--detach", args->detach, "start it and print its name");
     cmd->add_option("--name", args->name, "container name (a service name, or NAME-rep-N)");
     cmd->add_option("-e,--env", args->env, "environment variable KEY=VALUE (repeatable)")
         ->allow_extra_args(false);
@@ -218,6 +259,90 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     auto all = std::make_shared<bool>(false);
     cmd->add_flag("-a,--all", *all, "also show containers that have exited");
     cmd->callback([=, &commands] { commands.selected = [=] { return list_containers(*all); }; });
+  }
+  {
+    auto* cmd = app.add_subcommand("stop", "Stop a container: stop signal, then SIGKILL");
+    auto name = std::make_shared<std::string>();
+    auto seconds = std::make_shared<int>(10);
+    cmd->add_option("-t,--time", *seconds, "seconds to wait before SIGKILL (default 10)");
+    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->callback([=, &commands] {
+      commands.selected = [=] {
+        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+          return rt.stop_container(id, std::chrono::seconds(*seconds));
+        });
+      };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("rm", "Remove a container");
+    auto name = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    cmd->add_flag("-f,--force", *force, "kill it first when it is running");
+    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->callback([=, &commands] {
+      commands.selected = [=] {
+        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+          ZLAYER_TRY(state, rt.container_state(id));
+          if (!*force && !state.is_finished() &&
+              state.phase != runtime::ContainerState::Phase::kCreated) {
+            return errorf(Errc::kFailedPrecondition,
+                          "container {} is {}; stop it first or use rm -f", id.str(),
+                          state.phase_name());
+          }
+          return rt.remove_container(id);
+        });
+      };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("logs", "Print a container's output");
+    auto name = std::make_shared<std::string>();
+    auto options = std::make_shared<runtime::LogOptions>();
+    cmd->add_flag("-f,--follow", options->follow, "keep printing until the container exits");
+    cmd->add_option("--tail", options->tail, "only the last N lines");
+    cmd->add_flag("-t,--timestamps", options->timestamps, "prefix each line with its time");
+    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->callback([=, &commands] {
+      commands.selected = [=] {
+        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+          return rt.container_logs(id, *options, [](const runtime::LogEntry& e) -> Status {
+            std::FILE* out = e.is_stderr ? stderr : stdout;
+            std::fwrite(e.text.data(), 1, e.text.size(), out);
+            std::fputc('\n', out);
+            std::fflush(out);
+            return {};
+          });
+        });
+      };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("exec", "Run a command in a running container");
+    auto name = std::make_shared<std::string>();
+    auto rest = std::make_shared<std::vector<std::string>>();
+    cmd->prefix_command();
+    cmd->callback([=, &commands] {
+      *rest = cmd->remaining();
+      commands.selected = [=]() -> int {
+        if (rest->size() < 2) {
+          std::fprintf(stderr, "zlayer-agent: exec needs CONTAINER and a command\n");
+          return 2;
+        }
+        int code = 0;
+        int status =
+            with_container(rest->front(), [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+              runtime::ExecOptions options;
+              options.command.assign(rest->begin() + 1, rest->end());
+              ZLAYER_TRY(result, rt.exec(id, options));
+              std::fwrite(result.stdout_text.data(), 1, result.stdout_text.size(), stdout);
+              std::fwrite(result.stderr_text.data(), 1, result.stderr_text.size(), stderr);
+              code = result.exit_code;
+              return {};
+            });
+        return status != 0 ? status : code;
+      };
+    });
   }
 }
 

@@ -197,9 +197,9 @@ Status LinuxRuntime::stop_container(const ContainerId& id, std::chrono::millisec
   auto exited = wait_exit(id, rec, grace);
   if (exited) return {};
   if (exited.error().code != Errc::kDeadlineExceeded) return tl::unexpected(exited.error());
-  if (auto sent = oci_.kill(id.str(), SIGKILL);
-      !sent && sent.error().code != Errc::kFailedPrecondition &&
-      sent.error().code != Errc::kNotFound) {
+  if (auto sent = oci_.kill(id.str(), SIGKILL); !sent &&
+                                                sent.error().code != Errc::kFailedPrecondition &&
+                                                sent.error().code != Errc::kNotFound) {
     return sent;
   }
   ZLAYER_TRY(killed, wait_exit(id, rec, std::nullopt));
@@ -275,12 +275,22 @@ Result<ContainerState> LinuxRuntime::container_state(const ContainerId& id) {
     return result;
   }
   switch (oci->status) {
-    case OciStatus::kCreating: result.phase = ContainerState::Phase::kPending; break;
-    case OciStatus::kCreated: result.phase = ContainerState::Phase::kCreated; break;
-    case OciStatus::kRunning: result.phase = ContainerState::Phase::kRunning; break;
-    case OciStatus::kPaused: result.phase = ContainerState::Phase::kPaused; break;
+    case OciStatus::kCreating:
+      result.phase = ContainerState::Phase::kPending;
+      break;
+    case OciStatus::kCreated:
+      result.phase = ContainerState::Phase::kCreated;
+      break;
+    case OciStatus::kRunning:
+      result.phase = ContainerState::Phase::kRunning;
+      break;
+    case OciStatus::kPaused:
+      result.phase = ContainerState::Phase::kPaused;
+      break;
     // Stopped but the monitor has not written exit.json yet: still ending.
-    case OciStatus::kStopped: result.phase = ContainerState::Phase::kStopping; break;
+    case OciStatus::kStopped:
+      result.phase = ContainerState::Phase::kStopping;
+      break;
   }
   return result;
 }
@@ -306,8 +316,7 @@ Status LinuxRuntime::container_logs(const ContainerId& id, const LogOptions& opt
   // The monitor writes exit.json only after the log is closed (monitor.h protocol step 4).
   read.container_exited = [exit_file] { return fs::exists(exit_file); };
   auto result = logs::read_logs(log_path(id), read, [&](const logs::LogLine& line) {
-    return callback(
-        LogEntry{line.stream == logs::Stream::kStderr, line.time, line.text});
+    return callback(LogEntry{line.stream == logs::Stream::kStderr, line.time, line.text});
   });
   if (!result) {
     // A container that has not written anything yet has no log file.
@@ -332,8 +341,8 @@ Result<runtime::ExecResult> LinuxRuntime::exec(const ContainerId& id, const Exec
   process.args = options.command;
   process.env = proc.value("env", std::vector<std::string>{});
   for (const auto& kv : options.env) process.env.push_back(kv);
-  process.cwd = options.working_dir.empty() ? proc.value("cwd", std::string("/"))
-                                            : options.working_dir;
+  process.cwd =
+      options.working_dir.empty() ? proc.value("cwd", std::string("/")) : options.working_dir;
   const auto& user = proc.value("user", nlohmann::json::object());
   process.uid = user.value("uid", 0u);
   process.gid = user.value("gid", 0u);
@@ -345,11 +354,11 @@ Result<runtime::ExecResult> LinuxRuntime::exec(const ContainerId& id, const Exec
     process.additional_gids = resolved.additional_gids;
   }
   process.no_new_privileges = proc.value("noNewPrivileges", true);
-  process.capabilities = proc.value("/capabilities/effective"_json_pointer,
-                                    std::vector<std::string>{});
+  process.capabilities =
+      proc.value("/capabilities/effective"_json_pointer, std::vector<std::string>{});
   ZLAYER_TRY(result, oci_.exec(id.str(), process));
   return runtime::ExecResult{result.exit_code, std::move(result.stdout_text),
-                    std::move(result.stderr_text)};
+                             std::move(result.stderr_text)};
 }
 
 Result<ContainerStats> LinuxRuntime::container_stats(const ContainerId& id) {

@@ -22,10 +22,10 @@
 namespace zlayer::runtime::linux {
 
 struct LinuxConfig {
-  Paths paths;                               // root_dir holds containers/, state.db, volumes/
-  std::optional<std::string> oci_runtime;    // "crun", "runc", "youki" or a path; unset = best
+  Paths paths;                             // root_dir holds containers/, state.db, volumes/
+  std::optional<std::string> oci_runtime;  // "crun", "runc", "youki" or a path; unset = best
   std::optional<std::filesystem::path> oci_state_root;  // unset = $ZLAYER_RUNTIME_DIR/oci
-  std::string cgroup_parent = "zlayer";      // containers go to /<cgroup_parent>/<id>
+  std::string cgroup_parent = "zlayer";                 // containers go to /<cgroup_parent>/<id>
 };
 
 class LinuxRuntime final : public Runtime {
@@ -81,8 +81,8 @@ class LinuxRuntime final : public Runtime {
     pid_t monitor_pid = 0;
     pid_t pid = 0;
   };
-  LinuxRuntime(LinuxConfig config, image::ImageService& images, OciRuntime oci,
-               CgroupLayout layout, state::StateDb db);
+  LinuxRuntime(LinuxConfig config, image::ImageService& images, OciRuntime oci, CgroupLayout layout,
+               state::StateDb db);
   Result<Record> record(const ContainerId& id);
   Result<ExitStatus> wait_exit(const ContainerId& id, const Record& rec,
                                std::optional<std::chrono::milliseconds> timeout);

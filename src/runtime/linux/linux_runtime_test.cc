@@ -72,8 +72,7 @@ class LinuxRuntimeTest : public ::testing::TestWithParam<std::string> {
     return c;
   }
 
-  ContainerId create(const std::string& service, std::vector<std::string> args,
-                     bool start = true) {
+  ContainerId create(const std::string& service, std::vector<std::string> args, bool start = true) {
     ContainerId id{testing::unique_container_id(service), 1};
     auto created = runtime_->create_container(id, config(std::move(args)));
     EXPECT_TRUE(created) << created.error().message;
@@ -178,8 +177,8 @@ TEST_P(LinuxRuntimeTest, StopSignalEndsACooperativeContainer) {
 
 TEST_P(LinuxRuntimeTest, ExecPidStatsAndRemoveWhileRunning) {
   ContainerId id = create("exec", {"sleep", "1000"});
-  auto hi = runtime_->exec(id, ExecOptions{.command = {"sh", "-c", "echo hi $FOO; pwd"},
-                                           .env = {"FOO=bar"}});
+  auto hi = runtime_->exec(
+      id, ExecOptions{.command = {"sh", "-c", "echo hi $FOO; pwd"}, .env = {"FOO=bar"}});
   ASSERT_TRUE(hi) << hi.error().message;
   EXPECT_EQ(hi->exit_code, 0);
   EXPECT_EQ(hi->stdout_text, "hi bar\n/\n");
@@ -233,12 +232,10 @@ TEST_P(LinuxRuntimeTest, HostNetworkSharesTheHostsNamespace) {
   std::error_code ec;
   const auto host_net = fs::read_symlink("/proc/self/ns/net", ec);
   ASSERT_FALSE(ec);
-  const auto container_net =
-      fs::read_symlink("/proc/" + std::to_string(*pid) + "/ns/net", ec);
+  const auto container_net = fs::read_symlink("/proc/" + std::to_string(*pid) + "/ns/net", ec);
   ASSERT_FALSE(ec);
   EXPECT_EQ(container_net, host_net);
-  const auto container_mnt =
-      fs::read_symlink("/proc/" + std::to_string(*pid) + "/ns/mnt", ec);
+  const auto container_mnt = fs::read_symlink("/proc/" + std::to_string(*pid) + "/ns/mnt", ec);
   ASSERT_FALSE(ec);
   EXPECT_NE(container_mnt, fs::read_symlink("/proc/self/ns/mnt", ec));
 }
@@ -286,10 +283,10 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
                                          {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
                                          {"HOME", dir_.path().string()}};
   const std::string name = testing::unique_container_id("cli");
-  auto run = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--name", name, "--network", "none",
-                             "-e", "WHO=there", image_ref_, "sh", "-c",
-                             "echo hi $WHO; echo oops >&2; exit 3"},
-                            {.env = env, .timeout = std::chrono::minutes(2)});
+  auto run =
+      run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--name", name, "--network", "none", "-e",
+                      "WHO=there", image_ref_, "sh", "-c", "echo hi $WHO; echo oops >&2; exit 3"},
+                     {.env = env, .timeout = std::chrono::minutes(2)});
   ASSERT_TRUE(run) << run.error().message;
   EXPECT_EQ(run->exit_code, 3) << run->err;
   EXPECT_EQ(run->out, "hi there\n");
@@ -298,16 +295,15 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
   expect_nothing_left(id);
 
   // --memory reaches the cgroup: a 64 MiB buffer under a 32 MiB limit is OOM-killed.
-  auto oom = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--memory", "32m", image_ref_,
-                             "/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M",
-                             "count=1"},
-                            {.env = env, .timeout = std::chrono::minutes(2)});
+  auto oom =
+      run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--memory", "32m", image_ref_,
+                      "/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"},
+                     {.env = env, .timeout = std::chrono::minutes(2)});
   ASSERT_TRUE(oom) << oom.error().message;
   EXPECT_EQ(oom->exit_code, 137) << oom->err;
 
-  auto bad_memory = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--memory", "lots",
-                                    image_ref_, "true"},
-                                   {.env = env});
+  auto bad_memory = run_subprocess(
+      {ZLAYER_AGENT_BIN, "run", "--rm", "--memory", "lots", image_ref_, "true"}, {.env = env});
   ASSERT_TRUE(bad_memory) << bad_memory.error().message;
   EXPECT_EQ(bad_memory->exit_code, 125);
   EXPECT_THAT(bad_memory->err, HasSubstr("--memory"));
@@ -366,6 +362,55 @@ TEST_P(LinuxRuntimeTest, CliRunForwardsSignalsToTheContainer) {
   EXPECT_EQ(text, "ready\ngot TERM\n");
   auto containers = fs::directory_iterator(p.containers_dir());
   EXPECT_EQ(containers, fs::directory_iterator()) << "a container directory was left behind";
+}
+
+TEST_P(LinuxRuntimeTest, CliDetachedLifecycle) {
+  const Paths p = dir_.paths();
+  std::map<std::string, std::string> env{{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
+                                         {"ZLAYER_ROOT_DIR", p.root_dir.string()},
+                                         {"ZLAYER_RUNTIME_DIR", p.runtime_dir.string()},
+                                         {"ZLAYER_WASM_CACHE_DIR", p.wasm_cache_dir.string()},
+                                         {"ZLAYER_OCI_RUNTIME", GetParam()},
+                                         {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
+                                         {"HOME", dir_.path().string()}};
+  auto agent = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), ZLAYER_AGENT_BIN);
+    auto r = run_subprocess(args, {.env = env, .timeout = std::chrono::minutes(2)});
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : SubprocessResult{};
+  };
+  const std::string name = testing::unique_container_id("det");
+  ContainerId id{name, 1};
+  created_.push_back(id);  // TearDown removes it if a step below fails
+  auto run = agent({"run", "-d", "--name", name, image_ref_, "sh", "-c",
+                    "echo started; exec sleep 1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, id.str() + "\n");
+
+  auto ps = agent({"ps"});
+  EXPECT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_THAT(ps.out, HasSubstr(id.str()));
+  EXPECT_THAT(ps.out, HasSubstr("running"));
+
+  auto exec = agent({"exec", name, "sh", "-c", "echo in; exit 4"});
+  EXPECT_EQ(exec.exit_code, 4) << exec.err;
+  EXPECT_EQ(exec.out, "in\n");
+
+  auto busy = agent({"rm", name});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_THAT(busy.err, HasSubstr("rm -f"));
+
+  auto stop = agent({"stop", "-t", "0", name});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  auto all = agent({"ps", "-a"});
+  EXPECT_THAT(all.out, HasSubstr("exited (137)"));
+  auto logs = agent({"logs", name});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_EQ(logs.out, "started\n");
+
+  auto rm = agent({"rm", name});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  expect_nothing_left(id);
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, LinuxRuntimeTest, ::testing::Values("crun", "runc"),
