@@ -21,5 +21,6 @@ void register_commands(CLI::App& app, Commands& commands);
 // One registration function per cmd_<verb>.cc.
 void register_version(CLI::App& app, Commands& commands);
 void register_image_commands(CLI::App& app, Commands& commands);  // pull, images, image …
+void register_run_commands(CLI::App& app, Commands& commands);    // run, ps
 
 }  // namespace zlayer::cli

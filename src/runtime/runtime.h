@@ -1,7 +1,7 @@
 // The value types of the Runtime interface that every backend implements (Linux containers through
 // an OCI runtime, WASM modules in-process, Docker Engine): container state, exit status, log/exec
-// options, stats. TODO(issue 3): the abstract `Runtime` class joins them with the first backend.
-// Values only; thread-safe.
+// options, stats — and the abstract `Runtime` class that joins them. The value types are
+// thread-safe; each backend documents which threads may call it.
 // Source: the seed's `Runtime` trait (../shared/DESIGN.md §2).
 #pragma once
 
@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/container_id.h"
 #include "core/error.h"
+#include "runtime/container_config.h"
 
 namespace zlayer::runtime {
 
@@ -106,6 +107,60 @@ struct ContainerStats {
   std::uint64_t io_read_bytes = 0;
   std::uint64_t io_write_bytes = 0;
   std::uint64_t instructions = 0;  // WASM only: instructions executed
+};
+
+// One log line as a backend delivers it (docker logs semantics).
+struct LogEntry {
+  bool is_stderr = false;
+  Clock::WallTime time{};
+  std::string text;  // without the trailing newline; prefixed by the time with `timestamps`
+};
+// Receives each line in order; an error stops the read and is returned unchanged.
+using LogCallback = std::function<Status(const LogEntry&)>;
+
+// A container backend (../shared/DESIGN.md §2). Operations a backend cannot do return
+// Errc::kUnsupported with a sentence saying why, never a silent stub. Non-copyable.
+class Runtime {
+ public:
+  Runtime() = default;
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  virtual ~Runtime() = default;
+
+  // Makes the image `ref` available locally (pulls it when missing). Errors: the pull's.
+  virtual Status pull_image(std::string_view ref) = 0;
+  // Creates the container (not started). Errors: kAlreadyExists, kInvalidArgument (bad config),
+  // kNotFound (image not pulled), the backend's; nothing is left behind on failure.
+  virtual Status create_container(const ContainerId& id, const ContainerConfig& config) = 0;
+  // Errors: kNotFound, kFailedPrecondition (not created), the backend's.
+  virtual Status start_container(const ContainerId& id) = 0;
+  // Stop signal, then SIGKILL after `grace`. A container that is not running is success.
+  virtual Status stop_container(const ContainerId& id, std::chrono::milliseconds grace) = 0;
+  // One signal to the container's init. Errors: kNotFound, kFailedPrecondition (not running).
+  virtual Status kill_container(const ContainerId& id, int signal) = 0;
+  // Freezes / thaws every process of the container. Errors: kNotFound, kFailedPrecondition
+  // (not running / not paused), kUnsupported when the backend cannot.
+  virtual Status pause_container(const ContainerId& id) = 0;
+  virtual Status unpause_container(const ContainerId& id) = 0;
+  // Kills it if needed and removes everything it owns; removing a missing container is success.
+  virtual Status remove_container(const ContainerId& id) = 0;
+  // Errors: kNotFound.
+  virtual Result<ContainerState> container_state(const ContainerId& id) = 0;
+  // Blocks until the container has ended. Errors: kNotFound, the backend's.
+  virtual Result<ExitStatus> wait_container(const ContainerId& id) = 0;
+  // Errors: kNotFound, the callback's error.
+  virtual Status container_logs(const ContainerId& id, const LogOptions& options,
+                                const LogCallback& callback) = 0;
+  // Errors: kNotFound, kFailedPrecondition (not running); a missing program is exit 127.
+  virtual Result<ExecResult> exec(const ContainerId& id, const ExecOptions& options) = 0;
+  // Errors: kNotFound (container or its counters gone).
+  virtual Result<ContainerStats> container_stats(const ContainerId& id) = 0;
+  // The container's init pid on the host. Errors: kNotFound, kFailedPrecondition (not running).
+  virtual Result<int> container_pid(const ContainerId& id) = 0;
+  // The container's IP address. Errors: kNotFound, kUnsupported (no network of its own).
+  virtual Result<std::string> container_ip(const ContainerId& id) = 0;
+  // Every container this backend knows.
+  virtual Result<std::vector<ContainerId>> list_containers() = 0;
 };
 
 }  // namespace zlayer::runtime

@@ -1,0 +1,349 @@
+// `run` and `ps`: a container of the linux backend in the foreground (Docker's `docker run`
+// without -d/-i/-t), and the list of containers.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <thread>
+
+#include "cli/commands.h"
+#include "core/paths.h"
+#include "image/image_service.h"
+#include "runtime/linux/linux_runtime.h"
+
+namespace zlayer::cli {
+namespace {
+
+using runtime::linux::LinuxConfig;
+using runtime::linux::LinuxRuntime;
+
+// Docker's exit code when the agent itself fails before the container runs.
+constexpr int kAgentFailed = 125;
+
+int fail_run(const Error& e) {
+  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
+  return kAgentFailed;
+}
+
+// "1048576", "64m", "64M", "64Mi", "1g", "512k" (binary units, as Docker's --memory).
+Result<std::uint64_t> parse_bytes(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  std::string suffix(text.substr(digits));
+  for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (digits == 0 || digits > 15) {
+    return errorf(Errc::kInvalidArgument, "--memory: \"{}\" is not a size like 64m or 1048576",
+                  text);
+  }
+  std::uint64_t value = std::stoull(std::string(text.substr(0, digits)));
+  if (suffix.empty() || suffix == "b") return value;
+  if (suffix == "k" || suffix == "kb" || suffix == "ki") return value << 10;
+  if (suffix == "m" || suffix == "mb" || suffix == "mi") return value << 20;
+  if (suffix == "g" || suffix == "gb" || suffix == "gi") return value << 30;
+  return errorf(Errc::kInvalidArgument, "--memory: unknown unit \"{}\" in \"{}\" (b, k, m, g)",
+                suffix, text);
+}
+
+Result<ContainerId> container_id_for(const std::string& name) {
+  if (!name.empty()) {
+    if (name.find("-rep-") != std::string::npos) return ContainerId::parse(name);
+    ZLAYER_CHECK(ContainerId::validate_service_name(name));
+    return ContainerId{name, 1};
+  }
+  std::random_device random;
+  return ContainerId{fmt::format("run-{:08x}", random()), 1};
+}
+
+LinuxConfig linux_config() {
+  LinuxConfig config{.paths = Paths::from_env()};
+  // Forcing crun/runc/youki (or a path) until the agent has a configuration file.
+  if (const char* forced = std::getenv("ZLAYER_OCI_RUNTIME"); forced && *forced) {
+    config.oci_runtime = forced;
+  }
+  // Tests give each agent its own cgroup parent, so nothing they leave can collide.
+  if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
+    config.cgroup_parent = parent;
+  }
+  return config;
+}
+
+// Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `run` go to the container's
+// init instead (its own handlers decide; the exit code then comes from the container). A
+// detached thread takes them with sigwait(); children reset their mask (spawn_process).
+void forward_signals(const runtime::linux::OciRuntime& oci, std::string container) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return;
+  std::thread([oci, container = std::move(container), set] {
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0) (void)oci.kill(container, sig);
+  }).detach();
+}
+
+struct RunArgs {
+  bool remove = false;
+  bool detach = false;
+  std::string name;
+  std::vector<std::string> env;
+  std::string memory;
+  std::string network = "none";
+  std::vector<std::string> rest;  // IMAGE CMD...
+};
+
+int run_container(const RunArgs& args) {
+  if (args.rest.empty()) {
+    std::fprintf(stderr, "zlayer-agent: run needs an IMAGE\n");
+    return 2;
+  }
+  if (args.detach && args.remove) {
+    std::fprintf(stderr,
+                 "zlayer-agent: -d with --rm is not supported yet (nothing would be left "
+                 "to remove the container when it exits)\n");
+    return 2;
+  }
+  runtime::ContainerConfig config;
+  if (args.network == "none") {
+    config.network.mode = runtime::NetworkMode::kNone;
+  } else if (args.network == "host") {
+    config.network.mode = runtime::NetworkMode::kHost;
+  } else {
+    std::fprintf(stderr, "zlayer-agent: --network must be none or host, not \"%s\"\n",
+                 args.network.c_str());
+    return 2;
+  }
+  if (!args.memory.empty()) {
+    auto bytes = parse_bytes(args.memory);
+    if (!bytes) return fail_run(bytes.error());
+    config.resources.memory_bytes = *bytes;
+  }
+  for (const auto& kv : args.env) {
+    if (kv.find('=') == std::string::npos || kv.front() == '=') {
+      std::fprintf(stderr, "zlayer-agent: -e expects KEY=VALUE, not \"%s\"\n", kv.c_str());
+      return 2;
+    }
+  }
+  config.env = args.env;
+  if (args.rest.size() > 1) {
+    config.args = std::vector<std::string>(args.rest.begin() + 1, args.rest.end());
+  }
+  auto id = container_id_for(args.name);
+  if (!id) return fail_run(id.error());
+
+  LinuxConfig linux = linux_config();
+  auto images = image::ImageService::open(linux.paths, image::RegistryOptions::default_options());
+  if (!images) return fail_run(images.error());
+  const std::string& image_text = args.rest.front();
+  auto details = (*images)->inspect(image_text);
+  if (!details && details.error().code == Errc::kNotFound) {
+    auto ref = image::Reference::parse(image_text);
+    if (!ref) return fail_run(ref.error());
+    auto pulled = (*images)->pull(*ref);
+    if (!pulled) return fail_run(pulled.error());
+    details = pulled->image;
+  }
+  if (!details) return fail_run(details.error());
+  config.image_ref = details->record.name;
+  config.image = details->config;
+
+  auto backend = LinuxRuntime::open(std::move(linux), **images);
+  if (!backend) return fail_run(backend.error());
+  LinuxRuntime& rt = **backend;
+  if (auto created = rt.create_container(*id, config); !created) return fail_run(created.error());
+  auto cleanup = [&] {
+    if (!args.remove) return;
+    if (auto removed = rt.remove_container(*id); !removed) {
+      std::fprintf(stderr, "zlayer-agent: %s\n", removed.error().message.c_str());
+    }
+  };
+  if (auto started = rt.start_container(*id); !started) {
+    cleanup();
+    return fail_run(started.error());
+  }
+  if (args.detach) {
+    std::printf("%s\n", id->str().c_str());
+    return 0;
+  }
+  forward_signals(rt.oci(), id->str());
+  runtime::LogOptions follow;
+  follow.follow = true;
+  auto streamed = rt.container_logs(*id, follow, [](const runtime::LogEntry& e) -> Status {
+    std::FILE* out = e.is_stderr ? stderr : stdout;
+    std::fwrite(e.text.data(), 1, e.text.size(), out);
+    std::fputc('\n', out);
+    std::fflush(out);
+    return {};
+  });
+  if (!streamed) std::fprintf(stderr, "zlayer-agent: %s\n", streamed.error().message.c_str());
+  auto exit = rt.wait_container(*id);
+  cleanup();
+  if (!exit) return fail_run(exit.error());
+  return exit->exit_code;
+}
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
+  return 1;
+}
+
+// The image store and the backend, for verbs that act on existing containers.
+struct Backend {
+  std::unique_ptr<image::ImageService> images;
+  std::unique_ptr<LinuxRuntime> runtime;
+};
+Result<Backend> open_backend() {
+  LinuxConfig linux = linux_config();
+  ZLAYER_TRY(images,
+             image::ImageService::open(linux.paths, image::RegistryOptions::default_options()));
+  ZLAYER_TRY(runtime, LinuxRuntime::open(std::move(linux), *images));
+  return Backend{std::move(images), std::move(runtime)};
+}
+
+// Runs `body` on the container named `name` (NAME or NAME-rep-N); exit 1 on its error.
+int with_container(const std::string& name,
+                   const std::function<Status(LinuxRuntime&, const ContainerId&)>& body) {
+  auto id = container_id_for(name);
+  if (!id) return fail(id.error());
+  auto backend = open_backend();
+  if (!backend) return fail(backend.error());
+  auto done = body(*backend->runtime, *id);
+  if (!done) return fail(done.error());
+  return 0;
+}
+
+int list_containers(bool all) {
+  auto opened = open_backend();
+  if (!opened) return fail_run(opened.error());
+  auto& backend = opened->runtime;
+  auto ids = backend->list_containers();
+  if (!ids) return fail_run(ids.error());
+  std::printf("%-40s %s\n", "CONTAINER", "STATUS");
+  for (const auto& id : *ids) {
+    auto state = backend->container_state(id);
+    std::string status = state ? std::string(state->phase_name()) : "unknown";
+    if (state && state->exit) status += " (" + std::to_string(state->exit->exit_code) + ")";
+    const bool running = state && !state->is_finished();
+    if (!all && !running) continue;
+    std::printf("%-40s %s\n", id.str().c_str(), status.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_run_commands(CLI::App& app, Commands& commands) {
+  {
+    auto* cmd = app.add_subcommand("run", "Run a command in a new container (foreground)");
+    auto args = std::make_shared<RunArgs>();
+    cmd->add_flag("--rm", args->remove, "remove the container when it exits");
+    cmd->add_flag("-d,--detach", args->detach, "start it and print its name");
+    cmd->add_option("--name", args->name, "container name (a service name, or NAME-rep-N)");
+    cmd->add_option("-e,--env", args->env, "environment variable KEY=VALUE (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("-m,--memory", args->memory, "memory limit: bytes, or 64m, 1g …");
+    cmd->add_option("--network", args->network, "none (default) or host");
+    // IMAGE and everything after it go to the container, flags such as `-c` included.
+    cmd->prefix_command();
+    cmd->callback([=, &commands] {
+      args->rest = cmd->remaining();
+      commands.selected = [=] { return run_container(*args); };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("ps", "List containers");
+    auto all = std::make_shared<bool>(false);
+    cmd->add_flag("-a,--all", *all, "also show containers that have exited");
+    cmd->callback([=, &commands] { commands.selected = [=] { return list_containers(*all); }; });
+  }
+  {
+    auto* cmd = app.add_subcommand("stop", "Stop a container: stop signal, then SIGKILL");
+    auto name = std::make_shared<std::string>();
+    auto seconds = std::make_shared<int>(10);
+    cmd->add_option("-t,--time", *seconds, "seconds to wait before SIGKILL (default 10)");
+    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->callback([=, &commands] {
+      commands.selected = [=] {
+        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+          return rt.stop_container(id, std::chrono::seconds(*seconds));
+        });
+      };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("rm", "Remove a container");
+    auto name = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    cmd->add_flag("-f,--force", *force, "kill it first when it is running");
+    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->callback([=, &commands] {
+      commands.selected = [=] {
+        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+          ZLAYER_TRY(state, rt.container_state(id));
+          if (!*force && !state.is_finished() &&
+              state.phase != runtime::ContainerState::Phase::kCreated) {
+            return errorf(Errc::kFailedPrecondition,
+                          "container {} is {}; stop it first or use rm -f", id.str(),
+                          state.phase_name());
+          }
+          return rt.remove_container(id);
+        });
+      };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("logs", "Print a container's output");
+    auto name = std::make_shared<std::string>();
+    auto options = std::make_shared<runtime::LogOptions>();
+    cmd->add_flag("-f,--follow", options->follow, "keep printing until the container exits");
+    cmd->add_option("--tail", options->tail, "only the last N lines");
+    cmd->add_flag("-t,--timestamps", options->timestamps, "prefix each line with its time");
+    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->callback([=, &commands] {
+      commands.selected = [=] {
+        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+          return rt.container_logs(id, *options, [](const runtime::LogEntry& e) -> Status {
+            std::FILE* out = e.is_stderr ? stderr : stdout;
+            std::fwrite(e.text.data(), 1, e.text.size(), out);
+            std::fputc('\n', out);
+            std::fflush(out);
+            return {};
+          });
+        });
+      };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("exec", "Run a command in a running container");
+    auto name = std::make_shared<std::string>();
+    auto rest = std::make_shared<std::vector<std::string>>();
+    cmd->prefix_command();
+    cmd->callback([=, &commands] {
+      *rest = cmd->remaining();
+      commands.selected = [=]() -> int {
+        if (rest->size() < 2) {
+          std::fprintf(stderr, "zlayer-agent: exec needs CONTAINER and a command\n");
+          return 2;
+        }
+        int code = 0;
+        int status =
+            with_container(rest->front(), [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+              runtime::ExecOptions options;
+              options.command.assign(rest->begin() + 1, rest->end());
+              ZLAYER_TRY(result, rt.exec(id, options));
+              std::fwrite(result.stdout_text.data(), 1, result.stdout_text.size(), stdout);
+              std::fwrite(result.stderr_text.data(), 1, result.stderr_text.size(), stderr);
+              code = result.exit_code;
+              return {};
+            });
+        return status != 0 ? status : code;
+      };
+    });
+  }
+}
+
+}  // namespace zlayer::cli

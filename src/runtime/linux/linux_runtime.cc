@@ -1,0 +1,406 @@
+#include "runtime/linux/linux_runtime.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "core/fs.h"
+#include "image/rootfs.h"
+#include "runtime/linux/bundle.h"
+#include "runtime/linux/monitor.h"
+#include "runtime/linux/user_resolve.h"
+#include "runtime/logs/log_store.h"
+
+namespace zlayer::runtime::linux {
+namespace fs = std::filesystem;
+using state::Value;
+
+namespace {
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+ExitStatus to_exit_status(const ExitRecord& r) {
+  return ExitStatus{r.exit_code, r.signal, r.oom_killed, r.finished_at};
+}
+
+Result<nlohmann::json> read_config(const fs::path& dir) {
+  ZLAYER_TRY(text, read_file(dir / "config.json"));
+  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return errorf(Errc::kInternal, "{}: config.json is not a JSON object", dir.string());
+  }
+  return parsed;
+}
+
+}  // namespace
+
+LinuxRuntime::LinuxRuntime(LinuxConfig config, image::ImageService& images, OciRuntime oci,
+                           CgroupLayout layout, state::StateDb db)
+    : config_(std::move(config)),
+      images_(images),
+      oci_(std::move(oci)),
+      layout_(std::move(layout)),
+      db_(std::move(db)) {}
+
+Result<std::unique_ptr<LinuxRuntime>> LinuxRuntime::open(LinuxConfig config,
+                                                         image::ImageService& images) {
+  ZLAYER_TRY(selection, select_oci_runtime(config.oci_runtime, config.oci_state_root));
+  ZLAYER_TRY(layout, detect_cgroup_layout());
+  ZLAYER_CHECK(make_dirs(config.paths.containers_dir()));
+  ZLAYER_TRY(db, state::StateDb::open(config.paths.state_db()));
+  return std::unique_ptr<LinuxRuntime>(new LinuxRuntime(
+      std::move(config), images, std::move(selection.runtime), std::move(layout), std::move(db)));
+}
+
+fs::path LinuxRuntime::container_dir(const ContainerId& id) const {
+  return config_.paths.containers_dir() / id.str();
+}
+
+std::string LinuxRuntime::cgroups_path(const ContainerId& id) const {
+  return "/" + config_.cgroup_parent + "/" + id.str();
+}
+
+fs::path LinuxRuntime::log_path(const ContainerId& id) const {
+  return container_dir(id) / "container.log";
+}
+
+Status LinuxRuntime::pull_image(std::string_view ref) {
+  if (images_.inspect(ref)) return {};
+  ZLAYER_TRY(parsed, image::Reference::parse(ref));
+  ZLAYER_TRY(pulled, images_.pull(parsed));
+  (void)pulled;
+  return {};
+}
+
+Result<LinuxRuntime::Record> LinuxRuntime::record(const ContainerId& id) {
+  ZLAYER_TRY(rows, db_.query("SELECT image, monitor_pid, pid FROM containers WHERE id = ?1 AND "
+                             "backend = 'linux'",
+                             {id.str()}));
+  if (rows.empty()) return errorf(Errc::kNotFound, "no such container: {}", id.str());
+  Record rec;
+  if (auto* s = std::get_if<std::string>(&rows[0][0])) rec.image = *s;
+  if (auto* p = std::get_if<std::int64_t>(&rows[0][1])) rec.monitor_pid = static_cast<pid_t>(*p);
+  if (auto* p = std::get_if<std::int64_t>(&rows[0][2])) rec.pid = static_cast<pid_t>(*p);
+  return rec;
+}
+
+void LinuxRuntime::discard(const ContainerId& id, bool row) {
+  // Best effort: each step runs even when an earlier one failed, so nothing is left behind.
+  const fs::path dir = container_dir(id);
+  (void)oci_.remove(id.str(), /*force=*/true);
+  (void)image::unmount_rootfs(dir, /*remove_dirs=*/true);
+  (void)remove_cgroup(layout_, cgroups_path(id));
+  (void)remove_tree(dir);
+  if (row) (void)db_.exec("DELETE FROM containers WHERE id = ?1", {id.str()});
+}
+
+Status LinuxRuntime::create_container(const ContainerId& id, const ContainerConfig& config) {
+  if (config.network.mode == NetworkMode::kBridge) {
+    return errorf(Errc::kUnsupported,
+                  "container {}: the bridge (CNI) network is not wired into the linux backend "
+                  "yet; use network mode none or host",
+                  id.str());
+  }
+  ZLAYER_CHECK(ContainerId::validate_service_name(id.service));
+  const fs::path dir = container_dir(id);
+  ZLAYER_TRY(existing, db_.query("SELECT 1 FROM containers WHERE id = ?1", {id.str()}));
+  if (!existing.empty() || fs::exists(dir)) {
+    return errorf(Errc::kAlreadyExists, "container {} already exists", id.str());
+  }
+  ZLAYER_TRY(details, images_.inspect(config.image_ref));
+  ZLAYER_TRY(layers, images_.layer_dirs(details));
+  ZLAYER_CHECK(make_dirs(dir, 0700));
+
+  auto built = [&]() -> Status {
+    ZLAYER_TRY(mounted, image::mount_rootfs(layers, dir));
+    ZLAYER_TRY(context, BundleContext::for_host(id.str(), dir, mounted.rootfs, config_.paths,
+                                                cgroups_path(id)));
+    ZLAYER_TRY(plan, build_bundle(config, context));
+    (void)plan;
+    return {};
+  }();
+  if (!built) {
+    discard(id, false);
+    return tl::unexpected(built.error());
+  }
+  auto inserted = db_.exec(
+      "INSERT INTO containers (id, deployment, service, replica, backend, image, bundle, status, "
+      "created_at) VALUES (?1, '', ?2, ?3, 'linux', ?4, ?5, 'created', ?6)",
+      {id.str(), id.service, static_cast<std::int64_t>(id.replica), config.image_ref, dir.string(),
+       unix_now()});
+  if (!inserted) {
+    discard(id, false);
+    return tl::unexpected(inserted.error());
+  }
+  MonitorConfig monitor{.container_id = id.str(),
+                        .bundle = dir,
+                        .container_dir = dir,
+                        .log_path = log_path(id),
+                        .runtime = &oci_};
+  auto handle = start_monitor(monitor);
+  if (!handle) {
+    discard(id, true);
+    return tl::unexpected(handle.error());
+  }
+  auto updated = db_.exec("UPDATE containers SET monitor_pid = ?2, pid = ?3 WHERE id = ?1",
+                          {id.str(), static_cast<std::int64_t>(handle->monitor_pid),
+                           static_cast<std::int64_t>(handle->container_pid)});
+  if (!updated) {
+    (void)oci_.kill(id.str(), SIGKILL);
+    (void)wait_for_exit(dir, handle->monitor_pid, std::chrono::seconds(30));
+    discard(id, true);
+    return tl::unexpected(updated.error());
+  }
+  return {};
+}
+
+Status LinuxRuntime::start_container(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ZLAYER_CHECK(oci_.start(id.str()));
+  (void)db_.exec("UPDATE containers SET status = 'running', started_at = ?2 WHERE id = ?1",
+                 {id.str(), unix_now()});
+  return {};
+}
+
+Result<ExitStatus> LinuxRuntime::wait_exit(const ContainerId& id, const Record& rec,
+                                           std::optional<std::chrono::milliseconds> timeout) {
+  ZLAYER_TRY(exit, wait_for_exit(container_dir(id), rec.monitor_pid, timeout));
+  (void)db_.exec(
+      "UPDATE containers SET status = 'exited', exit_code = ?2, exit_signal = ?3, oom_killed = ?4, "
+      "finished_at = ?5 WHERE id = ?1",
+      {id.str(), static_cast<std::int64_t>(exit.exit_code), static_cast<std::int64_t>(exit.signal),
+       static_cast<std::int64_t>(exit.oom_killed ? 1 : 0), unix_now()});
+  return to_exit_status(exit);
+}
+
+Status LinuxRuntime::stop_container(const ContainerId& id, std::chrono::milliseconds grace) {
+  ZLAYER_TRY(rec, record(id));
+  ZLAYER_TRY(current, container_state(id));
+  if (current.is_finished()) return {};
+  int stop_signal = SIGTERM;
+  if (auto config = read_config(container_dir(id))) {
+    auto annotation = config->value("/annotations"_json_pointer, nlohmann::json::object())
+                          .value(std::string(kStopSignalAnnotation), std::string());
+    if (!annotation.empty()) {
+      if (auto parsed = parse_signal(annotation)) stop_signal = *parsed;
+    }
+  }
+  if (auto sent = oci_.kill(id.str(), stop_signal); !sent) {
+    // Already gone between the state check and the signal: that is a stopped container.
+    if (sent.error().code != Errc::kFailedPrecondition && sent.error().code != Errc::kNotFound) {
+      return sent;
+    }
+  }
+  auto exited = wait_exit(id, rec, grace);
+  if (exited) return {};
+  if (exited.error().code != Errc::kDeadlineExceeded) return tl::unexpected(exited.error());
+  if (auto sent = oci_.kill(id.str(), SIGKILL); !sent &&
+                                                sent.error().code != Errc::kFailedPrecondition &&
+                                                sent.error().code != Errc::kNotFound) {
+    return sent;
+  }
+  ZLAYER_TRY(killed, wait_exit(id, rec, std::nullopt));
+  (void)killed;
+  return {};
+}
+
+Status LinuxRuntime::kill_container(const ContainerId& id, int signal) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  return oci_.kill(id.str(), signal);
+}
+
+Status LinuxRuntime::pause_container(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ZLAYER_CHECK(oci_.pause(id.str()));
+  (void)db_.exec("UPDATE containers SET status = 'paused' WHERE id = ?1", {id.str()});
+  return {};
+}
+
+Status LinuxRuntime::unpause_container(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ZLAYER_CHECK(oci_.resume(id.str()));
+  (void)db_.exec("UPDATE containers SET status = 'running' WHERE id = ?1", {id.str()});
+  return {};
+}
+
+Status LinuxRuntime::remove_container(const ContainerId& id) {
+  auto rec = record(id);
+  if (!rec) {
+    if (rec.error().code != Errc::kNotFound) return tl::unexpected(rec.error());
+    discard(id, false);  // leftovers of a create that died half-way
+    return {};
+  }
+  if (rec->monitor_pid > 0 && !fs::exists(container_dir(id) / kExitFile)) {
+    (void)oci_.kill(id.str(), SIGKILL);
+  }
+  if (rec->monitor_pid > 0) {
+    // The monitor reads the OOM counter before delete takes the cgroup away (monitor.h).
+    auto exited = wait_exit(id, *rec, std::chrono::seconds(30));
+    if (!exited && exited.error().code == Errc::kDeadlineExceeded) {
+      return errorf(Errc::kUnavailable, "container {}: its monitor (pid {}) did not finish",
+                    id.str(), rec->monitor_pid);
+    }
+  }
+  ZLAYER_CHECK(oci_.remove(id.str(), /*force=*/true));
+  ZLAYER_CHECK(image::unmount_rootfs(container_dir(id), /*remove_dirs=*/true));
+  ZLAYER_CHECK(remove_cgroup(layout_, cgroups_path(id)));
+  ZLAYER_CHECK(remove_tree(container_dir(id)));
+  ZLAYER_TRY(deleted, db_.exec("DELETE FROM containers WHERE id = ?1", {id.str()}));
+  (void)deleted;
+  return {};
+}
+
+Result<ContainerState> LinuxRuntime::container_state(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ContainerState result;
+  auto exit = read_exit_file(container_dir(id) / kExitFile);
+  if (exit) {
+    result.phase = ContainerState::Phase::kExited;
+    result.exit = to_exit_status(*exit);
+    return result;
+  }
+  if (exit.error().code != Errc::kNotFound) return tl::unexpected(exit.error());
+  auto oci = oci_.state(id.str());
+  if (!oci) {
+    if (oci.error().code != Errc::kNotFound) return tl::unexpected(oci.error());
+    result.phase = ContainerState::Phase::kFailed;
+    result.reason = "the OCI runtime does not know the container and it left no exit status";
+    return result;
+  }
+  switch (oci->status) {
+    case OciStatus::kCreating:
+      result.phase = ContainerState::Phase::kPending;
+      break;
+    case OciStatus::kCreated:
+      result.phase = ContainerState::Phase::kCreated;
+      break;
+    case OciStatus::kRunning:
+      result.phase = ContainerState::Phase::kRunning;
+      break;
+    case OciStatus::kPaused:
+      result.phase = ContainerState::Phase::kPaused;
+      break;
+    // Stopped but the monitor has not written exit.json yet: still ending.
+    case OciStatus::kStopped:
+      result.phase = ContainerState::Phase::kStopping;
+      break;
+  }
+  return result;
+}
+
+Result<ExitStatus> LinuxRuntime::wait_container(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  return wait_exit(id, rec, std::nullopt);
+}
+
+Status LinuxRuntime::container_logs(const ContainerId& id, const LogOptions& options,
+                                    const LogCallback& callback) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  const fs::path exit_file = container_dir(id) / kExitFile;
+  logs::LogReadOptions read;
+  read.tail = options.tail;
+  read.since = options.since;
+  read.until = options.until;
+  read.timestamps = options.timestamps;
+  read.show_stdout = options.streams != LogStreams::kStderr;
+  read.show_stderr = options.streams != LogStreams::kStdout;
+  read.follow = options.follow;
+  // The monitor writes exit.json only after the log is closed (monitor.h protocol step 4).
+  read.container_exited = [exit_file] { return fs::exists(exit_file); };
+  auto result = logs::read_logs(log_path(id), read, [&](const logs::LogLine& line) {
+    return callback(LogEntry{line.stream == logs::Stream::kStderr, line.time, line.text});
+  });
+  if (!result) {
+    // A container that has not written anything yet has no log file.
+    if (result.error().code == Errc::kNotFound && !options.follow) return {};
+    return tl::unexpected(result.error());
+  }
+  return {};
+}
+
+Result<runtime::ExecResult> LinuxRuntime::exec(const ContainerId& id, const ExecOptions& options) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  if (options.tty) {
+    return errorf(Errc::kUnsupported, "exec in {}: a terminal is not supported yet", id.str());
+  }
+  if (options.command.empty()) {
+    return errorf(Errc::kInvalidArgument, "exec in {}: the command is empty", id.str());
+  }
+  ZLAYER_TRY(config, read_config(container_dir(id)));
+  const auto& proc = config.value("process", nlohmann::json::object());
+  ExecProcess process;
+  process.args = options.command;
+  process.env = proc.value("env", std::vector<std::string>{});
+  for (const auto& kv : options.env) process.env.push_back(kv);
+  process.cwd =
+      options.working_dir.empty() ? proc.value("cwd", std::string("/")) : options.working_dir;
+  const auto& user = proc.value("user", nlohmann::json::object());
+  process.uid = user.value("uid", 0u);
+  process.gid = user.value("gid", 0u);
+  process.additional_gids = user.value("additionalGids", std::vector<std::uint32_t>{});
+  if (!options.user.empty()) {
+    ZLAYER_TRY(resolved, resolve_user(container_dir(id) / "rootfs", options.user));
+    process.uid = resolved.uid;
+    process.gid = resolved.gid;
+    process.additional_gids = resolved.additional_gids;
+  }
+  process.no_new_privileges = proc.value("noNewPrivileges", true);
+  process.capabilities =
+      proc.value("/capabilities/effective"_json_pointer, std::vector<std::string>{});
+  ZLAYER_TRY(result, oci_.exec(id.str(), process));
+  return runtime::ExecResult{result.exit_code, std::move(result.stdout_text),
+                             std::move(result.stderr_text)};
+}
+
+Result<ContainerStats> LinuxRuntime::container_stats(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ZLAYER_TRY(cg, read_stats(layout_, cgroups_path(id)));
+  ContainerStats stats;
+  stats.cpu_ns = cg.cpu_usage_ns.value_or(0);
+  stats.memory_bytes = cg.memory_usage_bytes.value_or(0);
+  stats.memory_limit_bytes = cg.memory_limit_bytes;
+  stats.pids = cg.pids_current.value_or(0);
+  stats.io_read_bytes = cg.blkio_read_bytes.value_or(0);
+  stats.io_write_bytes = cg.blkio_write_bytes.value_or(0);
+  return stats;
+}
+
+Result<int> LinuxRuntime::container_pid(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  ZLAYER_TRY(oci, oci_.state(id.str()));
+  if (oci.pid <= 0 || oci.status == OciStatus::kStopped) {
+    return errorf(Errc::kFailedPrecondition, "container {} is not running", id.str());
+  }
+  return static_cast<int>(oci.pid);
+}
+
+Result<std::string> LinuxRuntime::container_ip(const ContainerId& id) {
+  return errorf(Errc::kUnsupported,
+                "container {}: the linux backend supports only the none and host networks so "
+                "far, which give a container no address of its own",
+                id.str());
+}
+
+Result<std::vector<ContainerId>> LinuxRuntime::list_containers() {
+  ZLAYER_TRY(rows, db_.query("SELECT id FROM containers WHERE backend = 'linux' ORDER BY id"));
+  std::vector<ContainerId> ids;
+  for (const auto& row : rows) {
+    if (auto* s = std::get_if<std::string>(&row[0])) {
+      if (auto parsed = ContainerId::parse(*s)) ids.push_back(*parsed);
+    }
+  }
+  return ids;
+}
+
+}  // namespace zlayer::runtime::linux

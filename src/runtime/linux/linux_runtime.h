@@ -1,0 +1,98 @@
+// LinuxRuntime: the `linux` backend of the Runtime interface. Joins the image store (rootfs
+// layers), the overlay rootfs mount, the OCI bundle, the per-container monitor (which runs the OCI
+// runtime's `create` and records the exit) and the OCI runtime CLI. Each container lives in
+// $ZLAYER_ROOT_DIR/containers/<id>/ (rootfs, upper, work, config.json, container.log, exit.json)
+// and has a row in state.db `containers`. Networking: `none` and `host` only in this slice.
+// One LinuxRuntime per thread (it owns a state.db connection); several processes may share the
+// same root directory.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/paths.h"
+#include "image/image_service.h"
+#include "runtime/linux/cgroups.h"
+#include "runtime/linux/oci_runtime.h"
+#include "runtime/runtime.h"
+#include "state/state_db.h"
+
+namespace zlayer::runtime::linux {
+
+struct LinuxConfig {
+  Paths paths;                             // root_dir holds containers/, state.db, volumes/
+  std::optional<std::string> oci_runtime;  // "crun", "runc", "youki" or a path; unset = best
+  std::optional<std::filesystem::path> oci_state_root;  // unset = $ZLAYER_RUNTIME_DIR/oci
+  std::string cgroup_parent = "zlayer";                 // containers go to /<cgroup_parent>/<id>
+};
+
+class LinuxRuntime final : public Runtime {
+ public:
+  // Selects the OCI runtime, detects the cgroup layout and opens state.db. `images` must outlive
+  // the runtime. Errors: kUnavailable (no usable OCI runtime, with the reasons), state.db errors.
+  static Result<std::unique_ptr<LinuxRuntime>> open(LinuxConfig config,
+                                                    image::ImageService& images);
+
+  [[nodiscard]] const OciRuntime& oci() const { return oci_; }
+  [[nodiscard]] const CgroupLayout& cgroup_layout() const { return layout_; }
+  // The container's directory and the OCI cgroupsPath it runs in.
+  [[nodiscard]] std::filesystem::path container_dir(const ContainerId& id) const;
+  [[nodiscard]] std::string cgroups_path(const ContainerId& id) const;
+  // The CRI log file of a container.
+  [[nodiscard]] std::filesystem::path log_path(const ContainerId& id) const;
+
+  // Pulls `ref` when it is not in the image store. Errors: the pull's.
+  Status pull_image(std::string_view ref) override;
+  // Image layers → overlay rootfs → bundle → state.db row → monitor (`create`). The image is
+  // looked up by config.image_ref in the image store; config.image is used as given. On failure
+  // the mount, directory, cgroup and row are removed again. Errors: kAlreadyExists (id in use),
+  // kNotFound (image not pulled), kUnsupported (network mode bridge), those of build_bundle and
+  // start_monitor.
+  Status create_container(const ContainerId& id, const ContainerConfig& config) override;
+  Status start_container(const ContainerId& id) override;
+  // Sends the bundle's stop signal (annotation com.zlayer.stop-signal, SIGTERM by default),
+  // waits up to `grace` for the exit, then SIGKILL and waits again.
+  Status stop_container(const ContainerId& id, std::chrono::milliseconds grace) override;
+  Status kill_container(const ContainerId& id, int signal) override;
+  // OCI `pause` / `resume` (cgroup freezer).
+  Status pause_container(const ContainerId& id) override;
+  Status unpause_container(const ContainerId& id) override;
+  // Idempotent: SIGKILL if running, waits for the monitor, OCI delete, unmounts the rootfs,
+  // removes the cgroup, the directory and the row.
+  Status remove_container(const ContainerId& id) override;
+  Result<ContainerState> container_state(const ContainerId& id) override;
+  Result<ExitStatus> wait_container(const ContainerId& id) override;
+  Status container_logs(const ContainerId& id, const LogOptions& options,
+                        const LogCallback& callback) override;
+  // Runs with the container's env (options.env added), cwd, user and capabilities. options.user
+  // accepts "uid[:gid]" only (names: kUnsupported in this slice). tty: kUnsupported.
+  Result<runtime::ExecResult> exec(const ContainerId& id, const ExecOptions& options) override;
+  Result<ContainerStats> container_stats(const ContainerId& id) override;
+  Result<int> container_pid(const ContainerId& id) override;
+  // kUnsupported: only `none` and `host` networks exist in this slice.
+  Result<std::string> container_ip(const ContainerId& id) override;
+  Result<std::vector<ContainerId>> list_containers() override;
+
+ private:
+  struct Record {
+    std::string image;
+    pid_t monitor_pid = 0;
+    pid_t pid = 0;
+  };
+  LinuxRuntime(LinuxConfig config, image::ImageService& images, OciRuntime oci, CgroupLayout layout,
+               state::StateDb db);
+  Result<Record> record(const ContainerId& id);
+  Result<ExitStatus> wait_exit(const ContainerId& id, const Record& rec,
+                               std::optional<std::chrono::milliseconds> timeout);
+  void discard(const ContainerId& id, bool row);
+
+  LinuxConfig config_;
+  image::ImageService& images_;
+  OciRuntime oci_;
+  CgroupLayout layout_;
+  state::StateDb db_;
+};
+
+}  // namespace zlayer::runtime::linux
