@@ -25,7 +25,7 @@ oci_runtime=${OCI_RUNTIME:-crun}
 
 die() { echo "net_cost: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (mounts, network namespaces, iptables)"
-for tool in hyperfine python3 ip "$oci_runtime"; do
+for tool in hyperfine python3 ip nsenter "$oci_runtime"; do
   command -v "$tool" >/dev/null || die "$tool not found (run scripts/install-deps.sh)"
 done
 [ -x /usr/lib/cni/bridge ] || die "/usr/lib/cni/bridge not found (Debian package containernetworking-plugins)"
@@ -60,7 +60,8 @@ export ZLAYER_BRIDGE_NAME=zlbench0 ZLAYER_BRIDGE_SUBNET=10.213.0.0/16 ZLAYER_CNI
 "$gen_bin" --layout "$work/layout" --layers 1 --layer-mib 1 >/dev/null
 "$zlayer_bin" image import "$work/layout:1" localhost/bench/net:1 >/dev/null
 
-in_ns=(ip netns exec "$netns")
+# nsenter, not `ip netns exec`: that one remounts /sys, hiding /sys/fs/cgroup from the agent.
+in_ns=(nsenter --net=/run/netns/"$netns")
 none_cmd="${in_ns[*]} $zlayer_bin run --rm --network none localhost/bench/net:1 true"
 bridge_cmd="${in_ns[*]} $zlayer_bin run --rm localhost/bench/net:1 true"
 $bridge_cmd  # creates the bridge once, as the first container on a host would

@@ -15,7 +15,7 @@ packages=(
   hyperfine time python3 iproute2 util-linux curl
   # OCI runtimes and the default seccomp profile (/usr/share/containers/seccomp.json)
   crun runc golang-github-containers-common
-  # container networking: CNI plugins (bridge, host-local, portmap) and the iptables they call
+  # container networking: CNI plugins (bridge, host-local, portmap, firewall) and the iptables they call
   # (iproute2, listed above, gives the tests `ip netns`)
   containernetworking-plugins iptables
 )
