@@ -1,9 +1,10 @@
 // Container networking through the standard CNI plugins (CNI spec 1.0.0, containernetworking
 // "SPEC.md"): one bridge network per agent, built as the chain bridge → host-local IPAM → portmap →
-// firewall and executed the way libcni executes a conflist. CniNetwork owns the network's configuration,
-// its ADD-result cache (what DEL and CHECK need after an agent restart) and nothing else; the
-// plugins own the bridge, veths, addresses and iptables rules. Thread-safe: attach/detach/check
-// may be called from any thread and any number of processes (a file lock serialises them).
+// firewall and executed the way libcni executes a conflist. CniNetwork owns the network's
+// configuration, its ADD-result cache (what DEL and CHECK need after an agent restart) and nothing
+// else; the plugins own the bridge, veths, addresses and iptables rules. Thread-safe:
+// attach/detach/check may be called from any thread and any number of processes (a file lock
+// serialises them).
 #pragma once
 
 #include <chrono>

@@ -25,8 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::http_get;
+using ::testing::Not;
 using testing::random_int;
 using testing::run_command;
 using testing::TestNetns;
@@ -186,15 +186,15 @@ TEST_F(LinuxNetworkTest, ContainersReachEachOtherAndTheHostReachesThem) {
   EXPECT_EQ(*host_to_a, "hello from a\n");
   ASSERT_TRUE(http_get(b_ip, kServerPort));  // b is serving too
 
-  auto b_to_a = runtime_->exec(
-      b, ExecOptions{.command = {"/bin/busybox", "wget", "-q", "-O", "-",
-                                 fmt::format("http://{}:{}/", a_ip, kServerPort)}});
+  auto b_to_a =
+      runtime_->exec(b, ExecOptions{.command = {"/bin/busybox", "wget", "-q", "-O", "-",
+                                                fmt::format("http://{}:{}/", a_ip, kServerPort)}});
   ASSERT_TRUE(b_to_a) << b_to_a.error().message;
   EXPECT_EQ(b_to_a->exit_code, 0) << b_to_a->stderr_text;
   EXPECT_EQ(b_to_a->stdout_text, "hello from a\n");
-  auto a_to_b = runtime_->exec(
-      a, ExecOptions{.command = {"/bin/busybox", "wget", "-q", "-O", "-",
-                                 fmt::format("http://{}:{}/", b_ip, kServerPort)}});
+  auto a_to_b =
+      runtime_->exec(a, ExecOptions{.command = {"/bin/busybox", "wget", "-q", "-O", "-",
+                                                fmt::format("http://{}:{}/", b_ip, kServerPort)}});
   ASSERT_TRUE(a_to_b) << a_to_b.error().message;
   EXPECT_EQ(a_to_b->stdout_text, "hello from b\n") << a_to_b->stderr_text;
 
@@ -208,8 +208,8 @@ TEST_F(LinuxNetworkTest, ContainersReachEachOtherAndTheHostReachesThem) {
 }
 
 TEST_F(LinuxNetworkTest, PublishedPortAnswersOnTheHost) {
-  ContainerId a = start("pub", bridged(web_server("a"), {{.host_port = 18080,
-                                                          .container_port = kServerPort}}));
+  ContainerId a =
+      start("pub", bridged(web_server("a"), {{.host_port = 18080, .container_port = kServerPort}}));
   auto via_loopback = http_get("127.0.0.1", 18080);
   ASSERT_TRUE(via_loopback) << via_loopback.error().message;
   EXPECT_EQ(*via_loopback, "hello from a\n");
@@ -223,8 +223,8 @@ TEST_F(LinuxNetworkTest, PublishedPortAnswersOnTheHost) {
 }
 
 TEST_F(LinuxNetworkTest, RemoveReleasesTheAddressRulesVethAndNamespace) {
-  ContainerId a = start("rm", bridged({"sleep", "1000"}, {{.host_port = 18080,
-                                                          .container_port = kServerPort}}));
+  ContainerId a = start(
+      "rm", bridged({"sleep", "1000"}, {{.host_port = 18080, .container_port = kServerPort}}));
   const std::string ip = ip_of(a);
   EXPECT_EQ(addresses_in_use(), 1u);
   EXPECT_EQ(veth_count(), 1u);
@@ -292,8 +292,8 @@ TEST_F(LinuxNetworkTest, RestartedAgentDoesNotHandOutAnAddressInUse) {
   const std::string b_ip = ip_of(b);
   EXPECT_NE(b_ip, a_ip);
   EXPECT_EQ(ip_of(a), a_ip) << "the new agent knows a's address";
-  auto ping = runtime_->exec(b, ExecOptions{.command = {"/bin/busybox", "ping", "-c", "1", "-W",
-                                                        "5", a_ip}});
+  auto ping = runtime_->exec(
+      b, ExecOptions{.command = {"/bin/busybox", "ping", "-c", "1", "-W", "5", a_ip}});
   ASSERT_TRUE(ping) << ping.error().message;
   EXPECT_EQ(ping->exit_code, 0) << ping->stdout_text << ping->stderr_text;
 }
@@ -319,32 +319,31 @@ TEST_F(LinuxNetworkTest, CliRunPublishesAndCleansUp) {
 
   const std::string name = zlayer::testing::unique_container_id("cliweb");
   created_.push_back(ContainerId{name, 1});  // TearDown removes it
-  auto detached = run_subprocess({ZLAYER_AGENT_BIN, "run", "-d", "--name", name, "-p",
-                                  "127.0.0.1:18081:8080/tcp", image_ref_, "sh", "-c",
-                                  "echo hi > /index.html; exec /bin/busybox httpd -f -p 8080 -h /"},
-                                 {.env = env, .timeout = std::chrono::minutes(2)});
+  auto detached = run_subprocess(
+      {ZLAYER_AGENT_BIN, "run", "-d", "--name", name, "-p", "127.0.0.1:18081:8080/tcp", image_ref_,
+       "sh", "-c", "echo hi > /index.html; exec /bin/busybox httpd -f -p 8080 -h /"},
+      {.env = env, .timeout = std::chrono::minutes(2)});
   ASSERT_TRUE(detached) << detached.error().message;
   ASSERT_EQ(detached->exit_code, 0) << detached->err;
   auto got = http_get("127.0.0.1", 18081);
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(*got, "hi\n");
 
-  for (const char* bad : {"80", "1:2:3:4", "x:80", "70000:80", "80:80/icmp", "nope:80:80",
-                          "8080-8090:80"}) {
+  for (const char* bad :
+       {"80", "1:2:3:4", "x:80", "70000:80", "80:80/icmp", "nope:80:80", "8080-8090:80"}) {
     auto refused = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "-p", bad, image_ref_, "true"},
                                   {.env = env, .timeout = std::chrono::minutes(2)});
     ASSERT_TRUE(refused) << refused.error().message;
     EXPECT_EQ(refused->exit_code, 125) << bad;
     EXPECT_THAT(refused->err, HasSubstr("-p \"" + std::string(bad) + "\"")) << bad;
   }
-  auto none_with_port =
-      run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", "-p", "80:80",
-                      image_ref_, "true"},
-                     {.env = env, .timeout = std::chrono::minutes(2)});
+  auto none_with_port = run_subprocess(
+      {ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", "-p", "80:80", image_ref_, "true"},
+      {.env = env, .timeout = std::chrono::minutes(2)});
   ASSERT_TRUE(none_with_port) << none_with_port.error().message;
   EXPECT_EQ(none_with_port->exit_code, 125);
-  const auto left = std::distance(fs::directory_iterator(paths_.containers_dir()),
-                                  fs::directory_iterator());
+  const auto left =
+      std::distance(fs::directory_iterator(paths_.containers_dir()), fs::directory_iterator());
   EXPECT_EQ(left, 1) << "only the detached container is left";
 }
 

@@ -61,9 +61,9 @@ class LinuxRuntime final : public Runtime {
   // the namespace), mount, directory, cgroup and row are removed again.
   // Errors: kAlreadyExists (id in use), kNotFound (image not pulled; a CNI plugin missing),
   // kInvalidArgument (port mappings without the bridge network, a bad port mapping), the CNI
-  // errors of CniNetwork::attach (e.g. kInternal "no IP addresses available", a host port in
-  // use is not detected: portmap's rules simply shadow it), those of build_bundle and
-  // start_monitor.
+  // errors of CniNetwork::attach (e.g. kInternal "no IP addresses available"), those of
+  // build_bundle and start_monitor. A host port already in use is not detected (portmap's DNAT
+  // rules take precedence over the listener, as with Docker's userland-proxy off).
   Status create_container(const ContainerId& id, const ContainerConfig& config) override;
   Status start_container(const ContainerId& id) override;
   // Sends the bundle's stop signal (annotation com.zlayer.stop-signal, SIGTERM by default),

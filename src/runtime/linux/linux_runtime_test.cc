@@ -290,10 +290,10 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
   expect_nothing_left(id);
 
   // --memory reaches the cgroup: a 64 MiB buffer under a 32 MiB limit is OOM-killed.
-  auto oom =
-      run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", "--memory", "32m", image_ref_,
-                      "/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"},
-                     {.env = env, .timeout = std::chrono::minutes(2)});
+  auto oom = run_subprocess(
+      {ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", "--memory", "32m", image_ref_,
+       "/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"},
+      {.env = env, .timeout = std::chrono::minutes(2)});
   ASSERT_TRUE(oom) << oom.error().message;
   EXPECT_EQ(oom->exit_code, 137) << oom->err;
 
@@ -327,10 +327,11 @@ TEST_P(LinuxRuntimeTest, CliRunForwardsSignalsToTheContainer) {
                                          {"HOME", dir_.path().string()}};
   auto out = make_pipe();
   ASSERT_TRUE(out) << out.error().message;
-  auto pid = spawn_process({ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", image_ref_, "sh", "-c",
-                            "trap 'echo got TERM; exit 9' TERM; echo ready; "
-                            "while :; do sleep 1; done"},
-                           SpawnOptions{.stdout_fd = out->write.get(), .env = env});
+  auto pid =
+      spawn_process({ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", image_ref_, "sh", "-c",
+                     "trap 'echo got TERM; exit 9' TERM; echo ready; "
+                     "while :; do sleep 1; done"},
+                    SpawnOptions{.stdout_fd = out->write.get(), .env = env});
   ASSERT_TRUE(pid) << pid.error().message;
   out->write.reset();
   // The container says it is ready (its trap is set) before the agent gets the signal.
