@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <optional>
 
 #include "core/fs.h"
@@ -130,6 +131,20 @@ class LinuxNetworkTest : public ::testing::Test {
     auto ip = runtime_->container_ip(id);
     EXPECT_TRUE(ip) << ip.error().message;
     return ip ? *ip : std::string();
+  }
+
+  // The environment of a `zlayer-agent` process over this test's directories and network.
+  std::map<std::string, std::string> agent_env() const {
+    return {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
+            {"ZLAYER_ROOT_DIR", paths_.root_dir.string()},
+            {"ZLAYER_RUNTIME_DIR", paths_.runtime_dir.string()},
+            {"ZLAYER_WASM_CACHE_DIR", paths_.wasm_cache_dir.string()},
+            {"ZLAYER_OCI_RUNTIME", "crun"},
+            {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
+            {"ZLAYER_BRIDGE_NAME", network_.bridge_name},
+            {"ZLAYER_BRIDGE_SUBNET", network_.subnet},
+            {"ZLAYER_CNI_NETWORK", network_.network_name},
+            {"HOME", dir_.path().string()}};
   }
 
   std::size_t veth_count() {
@@ -298,18 +313,41 @@ TEST_F(LinuxNetworkTest, RestartedAgentDoesNotHandOutAnAddressInUse) {
   EXPECT_EQ(ping->exit_code, 0) << ping->stdout_text << ping->stderr_text;
 }
 
+TEST_F(LinuxNetworkTest, AnotherAgentProcessDoesNotTakeAnAddressInUse) {
+  // A /30 has room for exactly one container besides the gateway.
+  network_.subnet = subnet_prefix_ + "0/30";
+  open_runtime();
+  const auto env = agent_env();
+  const std::string name = zlayer::testing::unique_container_id("holder");
+  const ContainerId holder{name, 1};
+  created_.push_back(holder);
+  auto first =
+      run_subprocess({ZLAYER_AGENT_BIN, "run", "-d", "--name", name, image_ref_, "sleep", "1000"},
+                     {.env = env, .timeout = std::chrono::minutes(2)});
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_EQ(first->exit_code, 0) << first->err;
+  EXPECT_EQ(ip_of(holder), subnet_prefix_ + "2");
+
+  // A second agent process finds the address taken on disk (host-local's store).
+  auto second = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", image_ref_, "true"},
+                               {.env = env, .timeout = std::chrono::minutes(2)});
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->exit_code, 125);
+  EXPECT_THAT(second->err, HasSubstr("no IP addresses available"));
+  EXPECT_EQ(veth_count(), 1u) << "only the holder's veth";
+  EXPECT_EQ(addresses_in_use(), 1u);
+
+  // Removing the holder frees the address for the next agent.
+  ASSERT_TRUE(runtime_->remove_container(holder));
+  auto third = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", image_ref_, "cat", "/etc/hosts"},
+                              {.env = env, .timeout = std::chrono::minutes(2)});
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(third->exit_code, 0) << third->err;
+  EXPECT_THAT(third->out, HasSubstr(subnet_prefix_ + "2\t"));
+}
+
 TEST_F(LinuxNetworkTest, CliRunPublishesAndCleansUp) {
-  const std::map<std::string, std::string> env{
-      {"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
-      {"ZLAYER_ROOT_DIR", paths_.root_dir.string()},
-      {"ZLAYER_RUNTIME_DIR", paths_.runtime_dir.string()},
-      {"ZLAYER_WASM_CACHE_DIR", paths_.wasm_cache_dir.string()},
-      {"ZLAYER_OCI_RUNTIME", "crun"},
-      {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
-      {"ZLAYER_BRIDGE_NAME", network_.bridge_name},
-      {"ZLAYER_BRIDGE_SUBNET", network_.subnet},
-      {"ZLAYER_CNI_NETWORK", network_.network_name},
-      {"HOME", dir_.path().string()}};
+  const auto env = agent_env();
   // The CLI's default network is bridge; the agent runs in this test's namespace.
   auto run = run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", image_ref_, "cat", "/etc/hosts"},
                             {.env = env, .timeout = std::chrono::minutes(2)});
