@@ -185,7 +185,10 @@ Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
 
   // The host access mode follows the rights: no write right, no host write access.
   const bool read = (rights_base & (kRightFdRead | kRightFdReaddir)) != 0;
+  // A directory is never opened for writing: oflags.directory with write rights (which
+  // fd rights of a directory cannot hold anyway) opens it read-only instead of failing EISDIR.
   const bool write =
+      (oflags & kOflagDirectory) == 0 &&
       (rights_base & (kRightFdWrite | kRightFdAllocate | kRightFdFilestatSetSize)) != 0;
   std::uint64_t flags = O_NOCTTY | (read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY);
   if ((oflags & kOflagCreat) != 0) flags |= O_CREAT;
