@@ -4,8 +4,10 @@
 //   BM_StopLatency       request_stop() → run() returning on a spinning module (target < 100 ms)
 //   BM_IdleInstanceMemory RSS per idle instance of a one-page module (target < 1 MiB + memory)
 //   BM_SumLoop           the CPU-bound loop of wasm_interp_bench.sh, in-process, per check interval
+//                        and preemption mode (1 = sliced, 2 = instrumented)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -21,6 +23,7 @@ namespace {
 using zlayer::wasm::Instance;
 using zlayer::wasm::LoadOptions;
 using zlayer::wasm::Module;
+using zlayer::wasm::Preemption;
 
 constexpr std::string_view kTiny = R"((module (memory 1)
   (func (export "_start") (result i32) (i32.add (i32.const 40) (i32.const 2)))))";
@@ -35,10 +38,12 @@ constexpr std::string_view kSum = R"((module
       (br_if $l (i64.lt_u (local.get $i) (local.get $n))))
     (local.get $s))))";
 
-std::shared_ptr<const Module> load(std::string_view wat, std::uint64_t interval = 0) {
+std::shared_ptr<const Module> load(std::string_view wat, std::uint64_t interval = 0,
+                                   Preemption preemption = Preemption::kDefault) {
   LoadOptions options;
   options.name = "bench.wat";
   options.check_interval = interval;
+  options.preemption = preemption;
   auto m = zlayer::wasm::load_module(std::vector<std::uint8_t>(wat.begin(), wat.end()), options);
   if (!m) {
     std::fprintf(stderr, "%s\n", m.error().message.c_str());
@@ -63,7 +68,8 @@ void BM_InstantiateRun(benchmark::State& state) {
 BENCHMARK(BM_InstantiateRun)->Unit(benchmark::kMicrosecond);
 
 void BM_StopLatency(benchmark::State& state) {
-  auto module = load(kSpin);
+  auto module = load(kSpin, 0, static_cast<Preemption>(state.range(0)));
+  std::vector<double> latencies;
   for (auto _ : state) {
     auto instance = std::move(*zlayer::wasm::instantiate(module, {}, {}));
     std::atomic<bool> returned{false};
@@ -77,10 +83,18 @@ void BM_StopLatency(benchmark::State& state) {
     const auto start = std::chrono::steady_clock::now();
     instance->request_stop();
     runner.join();
-    state.SetIterationTime(std::chrono::duration<double>(end - start).count());
+    latencies.push_back(std::chrono::duration<double>(end - start).count());
+    state.SetIterationTime(latencies.back());
   }
+  std::sort(latencies.begin(), latencies.end());
+  state.counters["median_us"] = latencies[latencies.size() / 2] * 1e6;
+  state.counters["max_us"] = latencies.back() * 1e6;
 }
-BENCHMARK(BM_StopLatency)->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(50);
+BENCHMARK(BM_StopLatency)
+    ->ArgName("mode")
+    ->Arg(static_cast<int>(Preemption::kSliced))
+    ->Arg(static_cast<int>(Preemption::kInstrumented))
+    ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(50);
 
 long rss_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -110,7 +124,8 @@ void BM_IdleInstanceMemory(benchmark::State& state) {
 BENCHMARK(BM_IdleInstanceMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 void BM_SumLoop(benchmark::State& state) {
-  auto module = load(kSum, static_cast<std::uint64_t>(state.range(0)));
+  auto module = load(kSum, static_cast<std::uint64_t>(state.range(0)),
+                     static_cast<Preemption>(state.range(1)));
   auto instance = std::move(*zlayer::wasm::instantiate(module, {}, {}));
   constexpr std::uint64_t kIterations = 2'000'000;
   for (auto _ : state) {
@@ -120,7 +135,11 @@ void BM_SumLoop(benchmark::State& state) {
   state.counters["iterations/s"] =
       benchmark::Counter(static_cast<double>(kIterations), benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_SumLoop)->Arg(1000)->Arg(10000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SumLoop)
+    ->ArgNames({"interval", "mode"})
+    ->ArgsProduct({{1000, 10000, 1000000},
+                   {static_cast<int>(Preemption::kSliced), static_cast<int>(Preemption::kInstrumented)}})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,4 +1,4 @@
-// wasm_run FILE [EXPORT] — loads a .wasm/.wat through zlayer's engine, runs EXPORT (default
+// wasm_run FILE [EXPORT] [CHECK_INTERVAL] [sliced|instrumented] — loads a .wasm/.wat through zlayer's engine, runs EXPORT (default
 // "sum") without arguments and prints its first result. The peer of `wasm-interp
 // --run-all-exports` in wasm_interp_bench.sh (same module, whole process, start-up included).
 #include <cinttypes>
@@ -12,7 +12,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: wasm_run FILE [EXPORT] [CHECK_INTERVAL]\n");
+    std::fprintf(stderr, "usage: wasm_run FILE [EXPORT] [CHECK_INTERVAL] [sliced|instrumented]\n");
     return 2;
   }
   std::ifstream in(argv[1], std::ios::binary);
@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   zlayer::wasm::LoadOptions options;
   options.name = argv[1];
   if (argc > 3) options.check_interval = std::stoull(argv[3]);
+  if (argc > 4 && std::string(argv[4]) == "instrumented") {
+    options.preemption = zlayer::wasm::Preemption::kInstrumented;
+  }
   auto module = zlayer::wasm::load_module(bytes, options);
   if (!module) {
     std::fprintf(stderr, "%s\n", module.error().message.c_str());

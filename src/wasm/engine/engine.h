@@ -146,7 +146,9 @@ struct InstanceLimits {
   std::optional<std::uint64_t> max_instructions;
   // Wall-clock bound of one run() (runtime WasmConfig max_execution_time); kTimeout when hit.
   std::optional<std::chrono::milliseconds> max_execution_time;
-  // Nested call depth limit; deeper recursion traps ("call stack exhausted"), never crashes.
+  // Nested call depth limit (wasm and host frames, the entry function included); deeper
+  // recursion traps ("call stack exhausted"), never crashes. The interpreter keeps its frames on
+  // the heap (40 bytes each, reserved per run()), so no native stack size is involved.
   std::uint32_t max_call_depth = 10000;
 };
 

@@ -257,6 +257,27 @@ TEST_P(WasmEngine, DeepRecursionTrapsAndTheInstanceSurvives) {
   EXPECT_EQ(fine.results.at(0), 500u);
 }
 
+TEST_P(WasmEngine, CallDepthLimitIsTheConfiguredOne) {
+  constexpr std::string_view kDown = R"((module
+    (func $down (export "down") (param i32) (result i32)
+      (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+        (else (i32.add (i32.const 1) (call $down (i32.sub (local.get 0) (i32.const 1)))))))))";
+  InstanceLimits limits;
+  limits.max_call_depth = 100;
+  auto shallow = make(kDown, limits);
+  ASSERT_NE(shallow, nullptr);
+  EXPECT_EQ(run(*shallow, "down", {90}).kind, Kind::kReturned);
+  auto out = run(*shallow, "down", {150});
+  EXPECT_EQ(out.kind, Kind::kTrapped);
+  EXPECT_EQ(out.message, "call stack exhausted");
+  // The default (10000) goes beyond wabt's own 1638 frames.
+  auto deep = make(kDown);
+  ASSERT_NE(deep, nullptr);
+  auto fine = run(*deep, "down", {5000});
+  EXPECT_EQ(fine.kind, Kind::kReturned) << fine.message;
+  EXPECT_EQ(fine.results.at(0), 5000u);
+}
+
 TEST_P(WasmEngine, StartFunctionRunsAtInstantiateAndItsTrapIsAnError) {
   auto instance = make(R"((module (global $g (mut i32) (i32.const 0))
     (func $init (global.set $g (i32.const 42))) (start $init)

@@ -65,6 +65,14 @@ struct PopValuesTag {
   using type = void (interp::Thread::*)(const interp::ValueTypes&, interp::Values*);
   friend type get(PopValuesTag);
 };
+// The call stack: PushCall traps "call stack exhausted" when frames_ is at its capacity, which
+// wabt fixes at 64 KiB / sizeof(Frame) (1638 calls); replacing it with an empty vector of
+// capacity max_call_depth makes that limit ours. The value stack grows on the heap.
+struct FramesTag {
+  using type = std::vector<interp::Frame> interp::Thread::*;
+  friend type get(FramesTag);
+};
+template struct PrivateAccess<FramesTag, &interp::Thread::frames_>;
 template struct PrivateAccess<PushValuesTag, &interp::Thread::PushValues>;
 template struct PrivateAccess<PushCallTag, &interp::Thread::PushCall>;
 template struct PrivateAccess<PopValuesTag, &interp::Thread::PopValues>;
@@ -405,6 +413,9 @@ wabt::Result InstanceImpl::call(const interp::Func::Ptr& func, const interp::Val
   wabt::Result result = wabt::Result::Error;
   {
     interp::Thread thread(store_);
+    std::vector<interp::Frame> frames;
+    frames.reserve(std::max<std::uint32_t>(limits_.max_call_depth, 1));
+    (thread.*get(FramesTag{})).swap(frames);
     const auto* defined = wabt::dyn_cast<interp::DefinedFunc>(func.get());
     if (module_->instrumented || defined == nullptr) {
       result = func->Call(thread, params, results, out_trap);
