@@ -47,8 +47,8 @@ Errno State::fd_allocate(std::uint32_t fd, std::uint64_t offset, std::uint64_t l
   Lookup l = fd_with(fd, kRightFdAllocate);
   if (l.error != kSuccess) return l.error;
   if (offset > INT64_MAX || len > INT64_MAX) return kInval;
-  return errno_from_host(::posix_fallocate(l.entry->host.get(), static_cast<off_t>(offset),
-                                           static_cast<off_t>(len)));
+  return errno_from_host(
+      ::posix_fallocate(l.entry->host.get(), static_cast<off_t>(offset), static_cast<off_t>(len)));
 }
 
 Errno State::fd_close(std::uint32_t fd) {
@@ -102,8 +102,7 @@ Errno State::fd_fdstat_set_flags(std::uint32_t fd, std::uint32_t flags) {
   return kSuccess;
 }
 
-Errno State::fd_fdstat_set_rights(std::uint32_t fd, std::uint64_t base,
-                                  std::uint64_t inheriting) {
+Errno State::fd_fdstat_set_rights(std::uint32_t fd, std::uint64_t base, std::uint64_t inheriting) {
   Lookup l = fd_with(fd, 0);
   if (l.error != kSuccess) return l.error;
   // Rights can only be dropped, never regained.
@@ -145,8 +144,8 @@ Errno State::fd_filestat_set_times(std::uint32_t fd, std::uint64_t atim, std::ui
   return result_of(::futimens(l.entry->host.get(), times));
 }
 
-Errno State::fd_pread(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
-                      std::uint32_t iovs_len, std::uint64_t offset, std::uint32_t nread_out) {
+Errno State::fd_pread(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                      std::uint64_t offset, std::uint32_t nread_out) {
   Lookup l = fd_with(fd, kPositionalRead);
   if (l.error != kSuccess) return l.error;
   std::vector<struct iovec> iov;
@@ -160,8 +159,8 @@ Errno State::fd_pread(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
   return kSuccess;
 }
 
-Errno State::fd_pwrite(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
-                       std::uint32_t iovs_len, std::uint64_t offset, std::uint32_t nwritten_out) {
+Errno State::fd_pwrite(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                       std::uint64_t offset, std::uint32_t nwritten_out) {
   Lookup l = fd_with(fd, kPositionalWrite);
   if (l.error != kSuccess) return l.error;
   std::vector<struct iovec> iov;
@@ -242,8 +241,8 @@ Errno State::fd_read(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::
   return kSuccess;
 }
 
-Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
-                      std::uint32_t iovs_len, std::uint32_t nwritten_out) {
+Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                      std::uint32_t nwritten_out) {
   Lookup l = fd_with(fd, kRightFdWrite);
   if (l.error != kSuccess) return l.error;
   if (m.range(nwritten_out, 4) == nullptr) return kFault;
@@ -275,8 +274,8 @@ Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
   return kSuccess;
 }
 
-Errno State::fd_readdir(GuestMemory& m, std::uint32_t fd, std::uint32_t buf,
-                        std::uint32_t buf_len, std::uint64_t cookie, std::uint32_t bufused_out) {
+Errno State::fd_readdir(GuestMemory& m, std::uint32_t fd, std::uint32_t buf, std::uint32_t buf_len,
+                        std::uint64_t cookie, std::uint32_t bufused_out) {
   Lookup l = fd_with(fd, kRightFdReaddir);
   if (l.error != kSuccess) return l.error;
   if (l.entry->kind != FdEntry::Kind::kDirectory) return kNotDir;
@@ -344,15 +343,15 @@ Errno State::fd_seek(GuestMemory& m, Flavor flavor, std::uint32_t fd, std::int64
   // wasi_unstable numbered whence cur=0, end=1, set=2.
   int host_whence = -1;
   if (flavor == Flavor::kPreview1) {
-    host_whence = whence == kWhenceSet ? SEEK_SET
+    host_whence = whence == kWhenceSet   ? SEEK_SET
                   : whence == kWhenceCur ? SEEK_CUR
-                  : whence == kWhenceEnd ? SEEK_END : -1;
+                  : whence == kWhenceEnd ? SEEK_END
+                                         : -1;
   } else {
     host_whence = whence == 0 ? SEEK_CUR : whence == 1 ? SEEK_END : whence == 2 ? SEEK_SET : -1;
   }
   // Reading the position (offset 0 from the current one) is fd_tell's right.
-  const std::uint64_t right =
-      host_whence == SEEK_CUR && offset == 0 ? kRightFdTell : kRightFdSeek;
+  const std::uint64_t right = host_whence == SEEK_CUR && offset == 0 ? kRightFdTell : kRightFdSeek;
   Lookup l = fd_with(fd, right);
   if (l.error != kSuccess) return l.error;
   if (host_whence < 0) return kInval;

@@ -87,9 +87,8 @@ Errno State::path_create_directory(GuestMemory& m, std::uint32_t fd, std::uint32
   return result_of(::mkdirat(parent.dir.get(), parent.name.c_str(), 0777));
 }
 
-Errno State::path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd,
-                               std::uint32_t flags, std::uint32_t path, std::uint32_t path_len,
-                               std::uint32_t out) {
+Errno State::path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd, std::uint32_t flags,
+                               std::uint32_t path, std::uint32_t path_len, std::uint32_t out) {
   Lookup l = dir_with(fd, kRightPathFilestatGet);
   if (l.error != kSuccess) return l.error;
   std::string p;
@@ -107,9 +106,8 @@ Errno State::path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd,
 }
 
 Errno State::path_filestat_set_times(GuestMemory& m, std::uint32_t fd, std::uint32_t flags,
-                                     std::uint32_t path, std::uint32_t path_len,
-                                     std::uint64_t atim, std::uint64_t mtim,
-                                     std::uint32_t fst_flags) {
+                                     std::uint32_t path, std::uint32_t path_len, std::uint64_t atim,
+                                     std::uint64_t mtim, std::uint32_t fst_flags) {
   Lookup l = dir_with(fd, kRightPathFilestatSetTimes);
   if (l.error != kSuccess) return l.error;
   std::string p;
@@ -123,8 +121,7 @@ Errno State::path_filestat_set_times(GuestMemory& m, std::uint32_t fd, std::uint
   }
   Parent parent;
   if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(
-      ::utimensat(parent.dir.get(), parent.name.c_str(), times, AT_SYMLINK_NOFOLLOW));
+  return result_of(::utimensat(parent.dir.get(), parent.name.c_str(), times, AT_SYMLINK_NOFOLLOW));
 }
 
 Errno State::path_link(GuestMemory& m, std::uint32_t old_fd, std::uint32_t old_flags,
@@ -145,9 +142,8 @@ Errno State::path_link(GuestMemory& m, std::uint32_t old_fd, std::uint32_t old_f
     if (Errno e = open_target(from.entry->host.get(), old_p, true, source); e != kSuccess) {
       return e;
     }
-    return result_of(::linkat(AT_FDCWD, proc_fd_path(source.get()).c_str(),
-                              target_parent.dir.get(), target_parent.name.c_str(),
-                              AT_SYMLINK_FOLLOW));
+    return result_of(::linkat(AT_FDCWD, proc_fd_path(source.get()).c_str(), target_parent.dir.get(),
+                              target_parent.name.c_str(), AT_SYMLINK_FOLLOW));
   }
   Parent source_parent;
   if (Errno e = open_parent(from.entry->host.get(), old_p, source_parent); e != kSuccess) {
@@ -157,10 +153,10 @@ Errno State::path_link(GuestMemory& m, std::uint32_t old_fd, std::uint32_t old_f
                             target_parent.dir.get(), target_parent.name.c_str(), 0));
 }
 
-Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
-                       std::uint32_t path, std::uint32_t path_len, std::uint32_t oflags,
-                       std::uint64_t rights_base, std::uint64_t rights_inheriting,
-                       std::uint32_t fdflags, std::uint32_t fd_out) {
+Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags, std::uint32_t path,
+                       std::uint32_t path_len, std::uint32_t oflags, std::uint64_t rights_base,
+                       std::uint64_t rights_inheriting, std::uint32_t fdflags,
+                       std::uint32_t fd_out) {
   Lookup l = dir_with(fd, kRightPathOpen);
   if (l.error != kSuccess) return l.error;
   std::string p;
@@ -236,8 +232,8 @@ Errno State::path_readlink(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
   Parent parent;
   if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
   // The target is returned as stored (truncated to buf_len); it is only text to the guest.
-  ssize_t n = ::readlinkat(parent.dir.get(), parent.name.c_str(), reinterpret_cast<char*>(out),
-                           buf_len);
+  ssize_t n =
+      ::readlinkat(parent.dir.get(), parent.name.c_str(), reinterpret_cast<char*>(out), buf_len);
   if (n < 0) return errno_from_host(errno);
   m.store<std::uint32_t>(bufused_out, static_cast<std::uint32_t>(n));
   return kSuccess;
@@ -269,8 +265,8 @@ Errno State::path_rename(GuestMemory& m, std::uint32_t fd, std::uint32_t old_pat
   Parent target;
   if (Errno e = open_parent(from.entry->host.get(), old_p, source); e != kSuccess) return e;
   if (Errno e = open_parent(to.entry->host.get(), new_p, target); e != kSuccess) return e;
-  return result_of(::renameat(source.dir.get(), source.name.c_str(), target.dir.get(),
-                              target.name.c_str()));
+  return result_of(
+      ::renameat(source.dir.get(), source.name.c_str(), target.dir.get(), target.name.c_str()));
 }
 
 Errno State::path_symlink(GuestMemory& m, std::uint32_t old_path, std::uint32_t old_path_len,

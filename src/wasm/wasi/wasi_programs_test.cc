@@ -37,8 +37,8 @@ class Programs {
     const fs::path out = dir_.path() / (name + ".wasm");
     if (!fs::exists(out)) {
       const std::string source = std::string(ZLAYER_WASI_TESTDATA) + "/" + name + ".c";
-      ZLAYER_TRY(result, run_subprocess({*clang_, "--target=wasm32-wasi", "-O2", "-Wall",
-                                         "-Werror", source, "-o", out.string()},
+      ZLAYER_TRY(result, run_subprocess({*clang_, "--target=wasm32-wasi", "-O2", "-Wall", "-Werror",
+                                         source, "-o", out.string()},
                                         {}));
       if (result.exit_code != 0) {
         return errorf(Errc::kFailedPrecondition, "clang --target=wasm32-wasi {} failed: {}{}",
@@ -148,7 +148,8 @@ TEST_F(WasiPrograms, FilesDirectoriesAndEscapeAttempts) {
   config.preopens = {{data, "/data", false}, {ro, "/ro", true}};
   ProgramRun r = run("files", std::move(config));
   EXPECT_EQ(r.outcome.kind, RunOutcome::Kind::kReturned)
-      << r.outcome.message << " exit " << r.outcome.exit_code << "\n" << r.out;
+      << r.outcome.message << " exit " << r.outcome.exit_code << "\n"
+      << r.out;
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("readdir: a c link\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("given=given by the host\n"), std::string::npos) << r.out;

@@ -42,7 +42,7 @@ constexpr RawValue kReadRights = kRightFdRead | kRightFdSeek | kRightFdTell | kR
 constexpr RawValue kRwRights = kReadRights | kRightFdWrite | kRightFdFilestatSetSize |
                                kRightFdFilestatSetTimes | kRightFdAdvise | kRightFdAllocate |
                                kRightFdSync | kRightFdDatasync | kRightFdFdstatSetFlags;
-constexpr std::uint32_t kSandbox = 3;  // preopen "/sandbox" (read-write)
+constexpr std::uint32_t kSandbox = 3;   // preopen "/sandbox" (read-write)
 constexpr std::uint32_t kReadOnly = 4;  // preopen "/ro" (read-only)
 
 class WasiTest : public ::testing::Test {
@@ -119,7 +119,8 @@ class WasiTest : public ::testing::Test {
   }
   // One iovec over a fresh buffer holding `content` (or `capacity` zero bytes).
   std::uint32_t iovec(std::string_view content, std::uint32_t capacity = 0) {
-    std::uint32_t len = std::max<std::uint32_t>(static_cast<std::uint32_t>(content.size()), capacity);
+    std::uint32_t len =
+        std::max<std::uint32_t>(static_cast<std::uint32_t>(content.size()), capacity);
     std::uint32_t buf = alloc(len);
     std::memcpy(memory_.range(buf, content.size()), content.data(), content.size());
     std::uint32_t iov = alloc(8);
@@ -165,16 +166,52 @@ class WasiTest : public ::testing::Test {
 // ---- the import table --------------------------------------------------------------------
 
 TEST_F(WasiTest, ProvidesEveryPreview1FunctionUnderBothModuleNames) {
-  const std::set<std::string> expected = {
-      "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get",
-      "clock_time_get", "fd_advise", "fd_allocate", "fd_close", "fd_datasync", "fd_fdstat_get",
-      "fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_get", "fd_filestat_set_size",
-      "fd_filestat_set_times", "fd_pread", "fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite",
-      "fd_read", "fd_readdir", "fd_renumber", "fd_seek", "fd_sync", "fd_tell", "fd_write",
-      "path_create_directory", "path_filestat_get", "path_filestat_set_times", "path_link",
-      "path_open", "path_readlink", "path_remove_directory", "path_rename", "path_symlink",
-      "path_unlink_file", "poll_oneoff", "proc_exit", "proc_raise", "sched_yield", "random_get",
-      "sock_accept", "sock_recv", "sock_send", "sock_shutdown"};
+  const std::set<std::string> expected = {"args_get",
+                                          "args_sizes_get",
+                                          "environ_get",
+                                          "environ_sizes_get",
+                                          "clock_res_get",
+                                          "clock_time_get",
+                                          "fd_advise",
+                                          "fd_allocate",
+                                          "fd_close",
+                                          "fd_datasync",
+                                          "fd_fdstat_get",
+                                          "fd_fdstat_set_flags",
+                                          "fd_fdstat_set_rights",
+                                          "fd_filestat_get",
+                                          "fd_filestat_set_size",
+                                          "fd_filestat_set_times",
+                                          "fd_pread",
+                                          "fd_prestat_get",
+                                          "fd_prestat_dir_name",
+                                          "fd_pwrite",
+                                          "fd_read",
+                                          "fd_readdir",
+                                          "fd_renumber",
+                                          "fd_seek",
+                                          "fd_sync",
+                                          "fd_tell",
+                                          "fd_write",
+                                          "path_create_directory",
+                                          "path_filestat_get",
+                                          "path_filestat_set_times",
+                                          "path_link",
+                                          "path_open",
+                                          "path_readlink",
+                                          "path_remove_directory",
+                                          "path_rename",
+                                          "path_symlink",
+                                          "path_unlink_file",
+                                          "poll_oneoff",
+                                          "proc_exit",
+                                          "proc_raise",
+                                          "sched_yield",
+                                          "random_get",
+                                          "sock_accept",
+                                          "sock_recv",
+                                          "sock_send",
+                                          "sock_shutdown"};
   for (std::string_view module : {"wasi_snapshot_preview1", "wasi_unstable"}) {
     std::set<std::string> names;
     for (const auto& imp : imports_) {
@@ -583,9 +620,8 @@ TEST_F(WasiTest, NoPathLeavesItsPreopen) {
         "rel-link/secret", "root-link/etc/passwd", "..", "sub/../.."}) {
     SCOPED_TRACE(path);
     EXPECT_EQ(open(kSandbox, path, 0, kReadRights), kNotCapable);
-    EXPECT_EQ(call("path_filestat_get",
-                   {kSandbox, kLookupSymlinkFollow, put(path),
-                    static_cast<RawValue>(path.size()), alloc(64)}),
+    EXPECT_EQ(call("path_filestat_get", {kSandbox, kLookupSymlinkFollow, put(path),
+                                         static_cast<RawValue>(path.size()), alloc(64)}),
               kNotCapable);
   }
   EXPECT_EQ(open(kSandbox, "abs-link", kOflagDirectory, kReadRights), kNotCapable);
@@ -606,15 +642,15 @@ TEST_F(WasiTest, NoPathLeavesItsPreopen) {
             kNotCapable);
   std::string secret = "abs-link/secret";
   std::string copy = "copy";
-  EXPECT_EQ(call("path_link", {kSandbox, 0, put(secret), secret.size(), kSandbox, put(copy),
-                               copy.size()}),
+  EXPECT_EQ(call("path_link",
+                 {kSandbox, 0, put(secret), secret.size(), kSandbox, put(copy), copy.size()}),
             kNotCapable);
   std::string via = "abs-link";
   EXPECT_EQ(call("path_link", {kSandbox, kLookupSymlinkFollow, put(via), via.size(), kSandbox,
                                put(copy), copy.size()}),
             kNotCapable);
-  EXPECT_EQ(call("path_filestat_set_times", {kSandbox, kLookupSymlinkFollow, put(via), via.size(),
-                                             0, 0, kFstflagMtimNow}),
+  EXPECT_EQ(call("path_filestat_set_times",
+                 {kSandbox, kLookupSymlinkFollow, put(via), via.size(), 0, 0, kFstflagMtimNow}),
             kNotCapable);
   std::uint32_t used = alloc(4);
   std::string up = "..";
@@ -675,12 +711,11 @@ TEST_F(WasiTest, RenameLinkSymlinkReadlink) {
   ASSERT_EQ(call("path_link", {kSandbox, 0, put(b), 1, kSandbox, put(hard), hard.size()}),
             kSuccess);
   EXPECT_EQ(fs::hard_link_count(sandbox() / "b"), 2U);
-  EXPECT_EQ(call("path_link", {kSandbox, 0, put(b), 1, kSandbox, put(hard), hard.size()}),
-            kExist);
+  EXPECT_EQ(call("path_link", {kSandbox, 0, put(b), 1, kSandbox, put(hard), hard.size()}), kExist);
   std::string empty = "empty";
   std::string dirlink = "dirlink";
-  EXPECT_EQ(call("path_link", {kSandbox, 0, put(empty), empty.size(), kSandbox, put(dirlink),
-                               dirlink.size()}),
+  EXPECT_EQ(call("path_link",
+                 {kSandbox, 0, put(empty), empty.size(), kSandbox, put(dirlink), dirlink.size()}),
             kPerm);
 
   std::string target = "b";
@@ -722,17 +757,17 @@ TEST_F(WasiTest, PathFilestatAndTimes) {
   ASSERT_EQ(call("path_filestat_get", {kSandbox, 0, put(dot), 1, st}), kSuccess);
   EXPECT_EQ(get<std::uint8_t>(st + 16), kFiletypeDirectory);
 
-  ASSERT_EQ(call("path_filestat_set_times", {kSandbox, kLookupSymlinkFollow, put(l), 1,
-                                             3'000'000'000, 4'000'000'000,
-                                             kFstflagAtim | kFstflagMtim}),
-            kSuccess);
+  ASSERT_EQ(
+      call("path_filestat_set_times", {kSandbox, kLookupSymlinkFollow, put(l), 1, 3'000'000'000,
+                                       4'000'000'000, kFstflagAtim | kFstflagMtim}),
+      kSuccess);
   struct stat host {};
   ASSERT_EQ(::stat((sandbox() / "f").c_str(), &host), 0);
   EXPECT_EQ(host.st_mtim.tv_sec, 4);
   EXPECT_EQ(host.st_atim.tv_sec, 3);
-  ASSERT_EQ(call("path_filestat_set_times",
-                 {kSandbox, 0, put(f), 1, 0, 7'000'000'000, kFstflagMtim}),
-            kSuccess);
+  ASSERT_EQ(
+      call("path_filestat_set_times", {kSandbox, 0, put(f), 1, 0, 7'000'000'000, kFstflagMtim}),
+      kSuccess);
   ASSERT_EQ(::stat((sandbox() / "f").c_str(), &host), 0);
   EXPECT_EQ(host.st_mtim.tv_sec, 7);
   EXPECT_EQ(host.st_atim.tv_sec, 3);  // omitted
@@ -828,8 +863,9 @@ TEST_F(WasiTest, WasiUnstableUsesSnapshotZeroLayouts) {
   EXPECT_EQ(get<std::uint64_t>(pos), 3U);
   ASSERT_EQ(call("fd_seek", {fd, 0, 1 /* end */, pos}, "wasi_unstable"), kSuccess);
   EXPECT_EQ(get<std::uint64_t>(pos), 6U);
-  EXPECT_EQ(call("path_filestat_get", {kSandbox, 0, put("f"), 1, kMemorySize - 60}, "wasi_unstable"),
-            kSuccess);  // 56 bytes fit where 64 would not
+  EXPECT_EQ(
+      call("path_filestat_get", {kSandbox, 0, put("f"), 1, kMemorySize - 60}, "wasi_unstable"),
+      kSuccess);  // 56 bytes fit where 64 would not
   EXPECT_EQ(call("path_filestat_get", {kSandbox, 0, put("f"), 1, kMemorySize - 60}), kFault);
 }
 
@@ -857,8 +893,7 @@ class PollTest : public WasiTest {
     }
     events = alloc(static_cast<std::uint32_t>(subs.size()) * kEventSize);
     std::uint32_t n = alloc(4);
-    std::uint32_t err =
-        call("poll_oneoff", {in, events, static_cast<RawValue>(subs.size()), n});
+    std::uint32_t err = call("poll_oneoff", {in, events, static_cast<RawValue>(subs.size()), n});
     nevents = get<std::uint32_t>(n);
     return err;
   }
