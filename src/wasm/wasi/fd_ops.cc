@@ -144,34 +144,34 @@ Errno State::fd_filestat_set_times(std::uint32_t fd, std::uint64_t atim, std::ui
   return result_of(::futimens(l.entry->host.get(), times));
 }
 
-Errno State::fd_pread(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
-                      std::uint64_t offset, std::uint32_t nread_out) {
-  Lookup l = fd_with(fd, kPositionalRead);
+namespace {
+// fd_pread/fd_pwrite: the iovecs and the count pointer are checked before `io` runs.
+template <class Io>
+Errno positional_io(WasiContext::State::Lookup l, GuestMemory& m, std::uint32_t iovs,
+                    std::uint32_t iovs_len, std::uint64_t offset, std::uint32_t count_out, Io io) {
   if (l.error != kSuccess) return l.error;
   std::vector<struct iovec> iov;
   if (Errno e = guest_iovecs(m, iovs, iovs_len, iov); e != kSuccess) return e;
-  if (m.range(nread_out, 4) == nullptr) return kFault;
+  if (m.range(count_out, 4) == nullptr) return kFault;
   if (offset > INT64_MAX) return kInval;
-  ssize_t n = ::preadv(l.entry->host.get(), iov.data(), static_cast<int>(iov.size()),
-                       static_cast<off_t>(offset));
+  ssize_t n =
+      io(l.entry->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
   if (n < 0) return errno_from_host(errno);
-  m.store<std::uint32_t>(nread_out, static_cast<std::uint32_t>(n));
+  m.store<std::uint32_t>(count_out, static_cast<std::uint32_t>(n));
   return kSuccess;
+}
+}  // namespace
+
+Errno State::fd_pread(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                      std::uint64_t offset, std::uint32_t nread_out) {
+  return positional_io(fd_with(fd, kPositionalRead), m, iovs, iovs_len, offset, nread_out,
+                       ::preadv);
 }
 
 Errno State::fd_pwrite(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
                        std::uint64_t offset, std::uint32_t nwritten_out) {
-  Lookup l = fd_with(fd, kPositionalWrite);
-  if (l.error != kSuccess) return l.error;
-  std::vector<struct iovec> iov;
-  if (Errno e = guest_iovecs(m, iovs, iovs_len, iov); e != kSuccess) return e;
-  if (m.range(nwritten_out, 4) == nullptr) return kFault;
-  if (offset > INT64_MAX) return kInval;
-  ssize_t n = ::pwritev(l.entry->host.get(), iov.data(), static_cast<int>(iov.size()),
-                        static_cast<off_t>(offset));
-  if (n < 0) return errno_from_host(errno);
-  m.store<std::uint32_t>(nwritten_out, static_cast<std::uint32_t>(n));
-  return kSuccess;
+  return positional_io(fd_with(fd, kPositionalWrite), m, iovs, iovs_len, offset, nwritten_out,
+                       ::pwritev);
 }
 
 Errno State::fd_prestat_get(GuestMemory& m, std::uint32_t fd, std::uint32_t out) {

@@ -74,17 +74,26 @@ std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd);
 
 Errno result_of(int rc) { return rc == 0 ? kSuccess : errno_from_host(errno); }
 
-}  // namespace
-
-Errno State::path_create_directory(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
-                                   std::uint32_t path_len) {
-  Lookup l = dir_with(fd, kRightPathCreateDirectory);
+// The shape of the single-name operations (mkdir, rmdir, unlink): `right` on directory `fd`, the
+// guest path, its parent directory; then `op(parent_fd, name)` returns the host call's result.
+template <class Op>
+Errno at_parent(WasiContext::State& state, GuestMemory& m, std::uint32_t fd, std::uint64_t right,
+                std::uint32_t path, std::uint32_t path_len, Op op) {
+  WasiContext::State::Lookup l = state.dir_with(fd, right);
   if (l.error != kSuccess) return l.error;
   std::string p;
   if (Errno e = guest_path(m, path, path_len, p); e != kSuccess) return e;
   Parent parent;
   if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(::mkdirat(parent.dir.get(), parent.name.c_str(), 0777));
+  return result_of(op(parent.dir.get(), parent.name.c_str()));
+}
+
+}  // namespace
+
+Errno State::path_create_directory(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
+                                   std::uint32_t path_len) {
+  return at_parent(*this, m, fd, kRightPathCreateDirectory, path, path_len,
+                   [](int dir, const char* name) { return ::mkdirat(dir, name, 0777); });
 }
 
 Errno State::path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd, std::uint32_t flags,
@@ -241,13 +250,8 @@ Errno State::path_readlink(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
 
 Errno State::path_remove_directory(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
                                    std::uint32_t path_len) {
-  Lookup l = dir_with(fd, kRightPathRemoveDirectory);
-  if (l.error != kSuccess) return l.error;
-  std::string p;
-  if (Errno e = guest_path(m, path, path_len, p); e != kSuccess) return e;
-  Parent parent;
-  if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(::unlinkat(parent.dir.get(), parent.name.c_str(), AT_REMOVEDIR));
+  return at_parent(*this, m, fd, kRightPathRemoveDirectory, path, path_len,
+                   [](int dir, const char* name) { return ::unlinkat(dir, name, AT_REMOVEDIR); });
 }
 
 Errno State::path_rename(GuestMemory& m, std::uint32_t fd, std::uint32_t old_path,
@@ -286,13 +290,8 @@ Errno State::path_symlink(GuestMemory& m, std::uint32_t old_path, std::uint32_t 
 
 Errno State::path_unlink_file(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
                               std::uint32_t path_len) {
-  Lookup l = dir_with(fd, kRightPathUnlinkFile);
-  if (l.error != kSuccess) return l.error;
-  std::string p;
-  if (Errno e = guest_path(m, path, path_len, p); e != kSuccess) return e;
-  Parent parent;
-  if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(::unlinkat(parent.dir.get(), parent.name.c_str(), 0));
+  return at_parent(*this, m, fd, kRightPathUnlinkFile, path, path_len,
+                   [](int dir, const char* name) { return ::unlinkat(dir, name, 0); });
 }
 
 }  // namespace zlayer::wasm::wasi

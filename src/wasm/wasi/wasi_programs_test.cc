@@ -65,15 +65,22 @@ class WasiPrograms : public ::testing::Test {
  protected:
   // Runs testdata/<name>.c's _start with `config` (stdout/stderr captured).
   ProgramRun run(const std::string& name, WasiConfig config) {
-    ProgramRun r;
     auto bytes = Programs::instance().wasm(name);
     if (!bytes) {
       ADD_FAILURE() << bytes.error().message;
-      return r;
+      return {};
     }
+    return run_module(*bytes, name + ".wasm", std::move(config));
+  }
+  ProgramRun run_wat(std::string_view wat, WasiConfig config = {}) {
+    return run_module({wat.begin(), wat.end()}, "test.wat", std::move(config));
+  }
+  ProgramRun run_module(const std::vector<std::uint8_t>& bytes, const std::string& label,
+                        WasiConfig config) {
+    ProgramRun r;
     LoadOptions options;
-    options.name = name + ".wasm";
-    auto module = load_module(*bytes, options);
+    options.name = label;
+    auto module = load_module(bytes, options);
     if (!module) {
       ADD_FAILURE() << module.error().message;
       return r;
@@ -192,19 +199,9 @@ TEST_F(WasiPrograms, WasiUnstableModuleNameIsAccepted) {
       (i32.store (i32.const 0) (i32.const 16))
       (i32.store (i32.const 4) (i32.const 4))
       (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))))";
-  auto module = load_module(std::vector<std::uint8_t>(wat.begin(), wat.end()), {});
-  ASSERT_TRUE(module) << module.error().message;
-  std::string out;
-  WasiConfig config;
-  config.stdout_sink = [&out](std::string_view b) { out += b; };
-  auto context = WasiContext::create(std::move(config));
-  ASSERT_TRUE(context);
-  auto instance = instantiate(*module, (*context)->imports(), InstanceLimits{});
-  ASSERT_TRUE(instance) << instance.error().message;
-  auto outcome = (*instance)->run("_start", {});
-  ASSERT_TRUE(outcome);
-  EXPECT_EQ(outcome->kind, RunOutcome::Kind::kReturned);
-  EXPECT_EQ(out, "old\n");
+  ProgramRun r = run_wat(wat);
+  EXPECT_EQ(r.outcome.kind, RunOutcome::Kind::kReturned) << r.outcome.message;
+  EXPECT_EQ(r.out, "old\n");
 }
 
 TEST_F(WasiPrograms, OutOfBoundsIovecIsEfaultNotACrash) {
@@ -215,17 +212,10 @@ TEST_F(WasiPrograms, OutOfBoundsIovecIsEfaultNotACrash) {
       (i32.store (i32.const 0) (i32.const 65530))
       (i32.store (i32.const 4) (i32.const 100))
       (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))";
-  auto module = load_module(std::vector<std::uint8_t>(wat.begin(), wat.end()), {});
-  ASSERT_TRUE(module) << module.error().message;
-  auto context = WasiContext::create({});
-  ASSERT_TRUE(context);
-  auto instance = instantiate(*module, (*context)->imports(), InstanceLimits{});
-  ASSERT_TRUE(instance) << instance.error().message;
-  auto outcome = (*instance)->run("_start", {});
-  ASSERT_TRUE(outcome);
-  ASSERT_EQ(outcome->kind, RunOutcome::Kind::kReturned);
-  ASSERT_EQ(outcome->results.size(), 1U);
-  EXPECT_EQ(outcome->results[0], 21U);  // errno.fault
+  ProgramRun r = run_wat(wat);
+  ASSERT_EQ(r.outcome.kind, RunOutcome::Kind::kReturned) << r.outcome.message;
+  ASSERT_EQ(r.outcome.results.size(), 1U);
+  EXPECT_EQ(r.outcome.results[0], 21U);  // errno.fault
 }
 
 }  // namespace
