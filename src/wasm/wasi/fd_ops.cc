@@ -29,6 +29,9 @@ constexpr std::uint64_t kPositionalWrite = kRightFdWrite | kRightFdSeek;
 
 Errno result_of(int rc) { return rc == 0 ? kSuccess : errno_from_host(errno); }
 
+// Largest chunk one fd_write hands to a stdout/stderr sink.
+constexpr std::size_t kMaxSinkWrite = 1 << 20;
+
 }  // namespace
 
 Errno State::fd_advise(std::uint32_t fd, std::uint64_t offset, std::uint64_t len,
@@ -247,7 +250,8 @@ Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std:
   if (l.error != kSuccess) return l.error;
   if (m.range(nwritten_out, 4) == nullptr) return kFault;
   if (l.entry->kind == FdEntry::Kind::kStdout || l.entry->kind == FdEntry::Kind::kStderr) {
-    // The sinks take every byte of every iovec (not only the first IOV_MAX).
+    // Every iovec is checked, then at most kMaxSinkWrite bytes are taken: iovecs may all point
+    // at the same buffer, and a short count is a normal write result (wasi-libc writes the rest).
     if (m.range(iovs, std::uint64_t{iovs_len} * kIovecSize) == nullptr) return kFault;
     std::string bytes;
     for (std::uint32_t i = 0; i < iovs_len; ++i) {
@@ -257,7 +261,8 @@ Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std:
       m.load(iovs + std::uint64_t{i} * kIovecSize + 4, len);
       const std::uint8_t* p = m.range(buf, len);
       if (p == nullptr) return kFault;
-      bytes.append(reinterpret_cast<const char*>(p), len);
+      const std::size_t take = std::min<std::size_t>(len, kMaxSinkWrite - bytes.size());
+      bytes.append(reinterpret_cast<const char*>(p), take);
     }
     const OutputSink& sink =
         l.entry->kind == FdEntry::Kind::kStdout ? config_.stdout_sink : config_.stderr_sink;

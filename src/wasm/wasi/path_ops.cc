@@ -202,7 +202,9 @@ Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
   if ((oflags & kOflagTrunc) != 0) flags |= O_TRUNC;
   if ((fdflags & kFdflagAppend) != 0) flags |= O_APPEND;
   if ((fdflags & kFdflagDsync) != 0) flags |= O_DSYNC;
-  if ((fdflags & kFdflagNonblock) != 0) flags |= O_NONBLOCK;
+  // Always opened non-blocking: opening a FIFO would otherwise wait for a writer with no way
+  // to interrupt it. Cleared again below unless the guest asked for it.
+  flags |= O_NONBLOCK;
   if ((fdflags & kFdflagRsync) != 0) flags |= O_RSYNC;
   if ((fdflags & kFdflagSync) != 0) flags |= O_SYNC;
   if ((dirflags & kLookupSymlinkFollow) == 0) flags |= O_NOFOLLOW;
@@ -211,6 +213,12 @@ Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
   if (!host.valid()) return errno_from_lookup(errno);
   struct stat st {};
   if (::fstat(host.get(), &st) != 0) return errno_from_host(errno);
+  if ((fdflags & kFdflagNonblock) == 0) {
+    int host_flags = ::fcntl(host.get(), F_GETFL);
+    if (host_flags < 0 || ::fcntl(host.get(), F_SETFL, host_flags & ~O_NONBLOCK) != 0) {
+      return errno_from_host(errno);
+    }
+  }
 
   FdEntry e;
   e.host = std::move(host);

@@ -352,6 +352,28 @@ TEST_F(WasiTest, StdoutAndStderrGoToTheirSinks) {
   EXPECT_EQ(stderr_, "oops");
 }
 
+TEST_F(WasiTest, OneSinkWriteIsBoundedAndShort) {
+  // 4096 iovecs all naming the same 60 KiB: 240 MiB asked, at most 1 MiB taken per call.
+  std::uint32_t iovs = alloc(4096 * 8);
+  for (std::uint32_t i = 0; i < 4096; ++i) {
+    memory_.store<std::uint32_t>(iovs + i * 8, 0);
+    memory_.store<std::uint32_t>(iovs + i * 8 + 4, 60 * 1024);
+  }
+  std::uint32_t n = alloc(4);
+  ASSERT_EQ(call("fd_write", {1, iovs, 4096, n}), kSuccess);
+  EXPECT_EQ(get<std::uint32_t>(n), 1U << 20);
+  EXPECT_EQ(stdout_.size(), 1U << 20);
+}
+
+TEST_F(WasiTest, OpeningAFifoDoesNotBlock) {
+  ASSERT_EQ(::mkfifo((sandbox() / "fifo").c_str(), 0600), 0);
+  std::uint32_t fd = 0;
+  ASSERT_EQ(open(kSandbox, "fifo", 0, kReadRights, &fd), kSuccess);
+  std::uint32_t st = alloc(kFdstatSize);
+  ASSERT_EQ(call("fd_fdstat_get", {fd, st}), kSuccess);
+  EXPECT_EQ(get<std::uint16_t>(st + 2), 0U);  // the guest did not ask for nonblock
+}
+
 TEST_F(WasiTest, FdWriteChecksFdRightsAndEveryPointer) {
   EXPECT_EQ(write_fd(99, "x"), kBadf);
   EXPECT_EQ(write_fd(0, "x"), kNotCapable);  // stdin has no write right
