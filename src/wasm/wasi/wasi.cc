@@ -572,6 +572,7 @@ Errno WasiContext::State::poll_oneoff(GuestMemory& m, Flavor flavor, std::uint32
   // Wait (unless something is ready) for the earliest timer, a stdin fd, or interrupt().
   for (;;) {
     std::vector<struct pollfd> pfds;
+    pfds.reserve(waiters.size() + 1);
     for (const auto& w : waiters) pfds.push_back({w.host_fd, POLLIN, 0});
     pfds.push_back({interrupt_fd_.get(), POLLIN, 0});
     std::optional<std::uint64_t> earliest;
