@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <random>
 #include <string>
@@ -439,6 +440,22 @@ TEST_P(WasmEngine, RandomlyMutatedBinariesAndTextNeverCrash) {
     text[rng() % text.size()] = static_cast<char>(' ' + rng() % 95);
     (void)load_module(bytes_of(text), options);
   }
+}
+
+TEST_P(WasmEngine, ModulesLoadConcurrently) {
+  std::vector<std::thread> threads;
+  std::atomic<int> loaded{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        LoadOptions options;
+        options.preemption = g_mode;
+        if (load_module(bytes_of(kSpin), options) && load_module(two_function_binary(true), options)) ++loaded;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(loaded.load(), 160);
 }
 
 TEST_P(WasmEngine, HundredInstancesOfOneModuleRunAtOnce) {
