@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -68,6 +69,9 @@ class EventLoop {
   }
   bool cancel(TimerId id) { return timers_.cancel(id); }
   [[nodiscard]] std::size_t pending_timers() const { return timers_.size(); }
+  [[nodiscard]] std::optional<Clock::SteadyTime> next_deadline() const {
+    return timers_.next_deadline();
+  }
 
   // Runs `work` on the executor and then `done(result)` on the loop thread. `work` must not touch
   // loop-owned state; it gets its inputs by value.
