@@ -22,6 +22,7 @@ namespace zlayer::spec {
 struct Diagnostic {
   std::string path;
   std::string message;
+  int line = 0;  // 1-based line in the YAML text, 0 when unknown (cross-field checks)
 
   // "path: message" (or just the message when the path is empty).
   [[nodiscard]] std::string str() const;

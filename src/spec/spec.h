@@ -440,6 +440,12 @@ struct WasmCapabilities {
   bool operator==(const WasmCapabilities&) const = default;
 };
 
+// The capabilities a service type may use (upstream ServiceType::default_wasm_capabilities,
+// spec-schema.md §3.11), every field set. kStandard/kJob (upstream: none) get the
+// WasmCapabilities defaults — config, keyvalue, logging, metrics — for our extension of WASM
+// images on standard services.
+WasmCapabilities default_wasm_capabilities(ServiceType type);
+
 struct WasmPreopen {
   std::string source;  // host path
   std::string target;  // guest path
