@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "spec/env.h"
+#include "spec/to_container_config.h"
+
 namespace zlayer::agent {
 namespace {
 
@@ -63,6 +66,21 @@ bool is_not_found(const Status& status) {
 }
 
 }  // namespace
+
+ConfigBuilder spec_config_builder(ImageConfigLookup image_config,
+                                  const spec::SecretStore* secrets) {
+  return [image_config = std::move(image_config), secrets](
+             const std::string& deployment, const std::string& service,
+             const spec::ServiceSpec& spec,
+             const ContainerId& id) -> Result<runtime::ContainerConfig> {
+    (void)id;
+    spec::EnvResolver resolver{deployment, service, secrets, {}};
+    ZLAYER_TRY(env, spec::resolve_env(spec::merged_env(spec, nullptr), resolver));
+    ZLAYER_TRY(image, image_config(spec.image.name));
+    spec::ContainerConfigInput input{deployment, service, &spec, nullptr, &env, std::move(image)};
+    return spec::to_container_config(input);
+  };
+}
 
 std::string_view service_phase_name(ServiceStatus::Phase phase) {
   switch (phase) {
@@ -711,18 +729,17 @@ void ServiceManager::create(Service& service, Replica& replica) {
   replica.status.address.clear();
   set_state(service, replica, ReplicaState::kCreating,
             replica.status.restart_count == 0 ? "creating" : "recreating");
-  auto config = options_.build_config(deployment_, service.name, *replica.spec, replica.status.id);
-  if (!config) {
-    handle_failure(service, replica, Failure{std::nullopt, config.error().message}, "create");
-    return;
-  }
   runtime::Runtime* rt = service.runtime.runtime;
   ContainerId id = replica.status.id;
-  std::string image = replica.spec->image.name;
+  std::shared_ptr<const spec::ServiceSpec> spec = replica.spec;
+  ConfigBuilder build = options_.build_config;
+  std::string deployment = deployment_;
+  // Pull, then the config (it needs the pulled image's config), then create: all blocking.
   blocking<Status>(
       service, replica, true,
-      [rt, id, image, config = std::move(*config)]() -> Status {
-        ZLAYER_CHECK(rt->pull_image(image));
+      [rt, id, spec, build, deployment]() -> Status {
+        ZLAYER_CHECK(rt->pull_image(spec->image.name));
+        ZLAYER_TRY(config, build(deployment, id.service, *spec, id));
         return rt->create_container(id, config);
       },
       [this](Service& svc, Replica& r, Status created) {

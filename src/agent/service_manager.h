@@ -22,6 +22,7 @@
 #include "agent/recorder.h"
 #include "agent/supervision.h"
 #include "runtime/runtime.h"
+#include "spec/secret_store.h"
 #include "spec/spec.h"
 
 namespace zlayer::agent {
@@ -35,10 +36,20 @@ struct RuntimeBinding {
 // and wasm services mix in one deployment. Errors: the image's (not pulled, unknown kind).
 using RuntimeResolver = std::function<Result<RuntimeBinding>(const spec::ServiceSpec& service)>;
 // Builds the container config of replica `id` of `service` (spec → runtime::ContainerConfig,
-// env resolved). Runs on the loop thread. Errors: the conversion's (bad env reference, …).
+// env resolved) after its image was pulled. Runs on an executor thread, so it must be
+// thread-safe. Errors: the conversion's (bad env reference, …); a failure counts as a failed
+// start (restart with backoff, per the policy). spec_config_builder() is the standard one.
 using ConfigBuilder = std::function<Result<runtime::ContainerConfig>(
     const std::string& deployment, const std::string& service, const spec::ServiceSpec& spec,
     const ContainerId& id)>;
+
+// The standard ConfigBuilder: resolves the service's env ($E: from the agent's environment, $S:
+// from `secrets`, may be null) and converts with spec::to_container_config, the image config
+// coming from `image_config(image reference)` (e.g. ImageService::inspect; it must be
+// thread-safe). Network mode bridge/default is left for the caller's backend to wire (netns).
+using ImageConfigLookup = std::function<Result<image::ImageConfig>(const std::string& image)>;
+ConfigBuilder spec_config_builder(ImageConfigLookup image_config,
+                                  const spec::SecretStore* secrets);
 
 struct ServiceManagerOptions {
   SupervisionConfig supervision;

@@ -658,3 +658,68 @@ TEST(DependencyOrder, UnknownServiceAndCycles) {
 
 }  // namespace
 }  // namespace zlayer::agent
+
+namespace zlayer::agent {
+namespace {
+
+TEST(SpecConfigBuilder, ResolvesEnvAndConvertsTheService) {
+  ::setenv("ZLAYER_SUPERVISION_TEST_VALUE", "from-agent", 1);
+  std::vector<std::string> looked_up;
+  auto build = spec_config_builder(
+      [&](const std::string& image) -> Result<image::ImageConfig> {
+        looked_up.push_back(image);
+        return image::ImageConfig{};
+      },
+      nullptr);
+  auto s = service(1);
+  s.env["A"] = "$E:ZLAYER_SUPERVISION_TEST_VALUE";
+  s.env["B"] = "plain";
+  s.command.args = std::vector<std::string>{"httpd", "-f"};
+  auto config = build("demo", "web", s, ContainerId{"web", 1});
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->image_ref, "busybox:latest");
+  EXPECT_EQ(config->env, (std::vector<std::string>{"A=from-agent", "B=plain"}));
+  EXPECT_EQ(config->args, (std::vector<std::string>{"httpd", "-f"}));
+  EXPECT_EQ(looked_up, (std::vector<std::string>{"busybox:latest"}));
+
+  s.env["C"] = "$E:ZLAYER_SUPERVISION_TEST_UNSET";
+  ::unsetenv("ZLAYER_SUPERVISION_TEST_UNSET");
+  auto missing = build("demo", "web", s, ContainerId{"web", 1});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("ZLAYER_SUPERVISION_TEST_UNSET"), std::string::npos)
+      << missing.error().message;
+  ::unsetenv("ZLAYER_SUPERVISION_TEST_VALUE");
+}
+
+TEST(ServiceManager, AConfigErrorIsAFailedStartNamingTheCause) {
+  Harness h;
+  auto s = service(1);
+  s.restart_policy = spec::RestartPolicySpec{spec::RestartPolicyKind::kNo, {}, {}};
+  s.env["BROKEN"] = "x";
+  // The harness builder accepts anything; a manager whose builder fails shows why.
+  ServiceManagerOptions options;
+  options.prober = &h.prober;
+  options.resolve_runtime = [&](const spec::ServiceSpec&) -> Result<RuntimeBinding> {
+    return RuntimeBinding{&h.runtime, "linux"};
+  };
+  options.build_config = [](const std::string&, const std::string& service_name,
+                            const spec::ServiceSpec&,
+                            const ContainerId&) -> Result<runtime::ContainerConfig> {
+    return errorf(Errc::kInvalidArgument, "service {}: env BROKEN: not set", service_name);
+  };
+  Recorder recorder(nullptr, h.clock);
+  testing::EventLog log;
+  recorder.add_sink(&log);
+  ServiceManager manager(h.loop, recorder, std::move(options));
+  ASSERT_TRUE(manager.deploy(deployment({{"web", s}})));
+  h.settle();
+  auto status = manager.replica(ContainerId{"web", 1});
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->state, ReplicaState::kFailed);
+  EXPECT_NE(status->reason.find("service web: env BROKEN: not set"), std::string::npos)
+      << status->reason;
+  EXPECT_EQ(journal_for(h.runtime, "create"), std::vector<std::string>{});
+}
+
+}  // namespace
+}  // namespace zlayer::agent
