@@ -78,7 +78,7 @@ TEST(NetworkProber, HostCommandExitCodeAndTimeout) {
   auto failed = prober.host_command("exit 3", seconds(5));
   EXPECT_FALSE(failed.success);
   EXPECT_NE(failed.detail.find("code 3"), std::string::npos) << failed.detail;
-  auto slow = prober.host_command("sleep 30", std::chrono::milliseconds(100));
+  auto slow = prober.host_command("exec sleep 30", std::chrono::milliseconds(100));
   EXPECT_FALSE(slow.success);
   EXPECT_NE(slow.detail.find("timed out"), std::string::npos) << slow.detail;
 }

@@ -288,6 +288,21 @@ Status ServiceManager::deploy(const spec::DeploymentSpec& spec, const std::strin
     bool scale_only = without_scale(*existing->spec) == without_scale(wanted);
     existing->spec = next;
     existing->status.desired_replicas = wanted.initial_replicas();
+    if (existing->status.phase == ServiceStatus::Phase::kFailed) {
+      // A failed service gets a fresh start with the new spec: old replicas go, then it waits
+      // for its dependencies again.
+      existing->status.reason = "redeployed";
+      std::weak_ptr<bool> alive = alive_;
+      stop_service(*existing, true, [this, alive, name] {
+        if (alive.expired()) return;
+        Service* again = find_service(name);
+        if (again == nullptr || shutting_down_) return;
+        wait_for_dependencies(*again);
+        record_service(*again);
+        evaluate_dependencies();
+      });
+      continue;
+    }
     if (scale_only || existing->status.phase != ServiceStatus::Phase::kActive) {
       record_service(*existing);
       reconcile(*existing);
@@ -316,7 +331,6 @@ void ServiceManager::add_service(const std::string& name, const spec::ServiceSpe
   service->spec = std::make_shared<const spec::ServiceSpec>(spec);
   service->status = ServiceStatus{name, ServiceStatus::Phase::kWaiting, spec.initial_replicas(),
                                   0, {}};
-  service->released.assign(spec.depends.size(), false);
   Service& entry = *service;
   services_.emplace(name, std::move(service));
   auto binding = options_.resolve_runtime(spec);
@@ -326,10 +340,19 @@ void ServiceManager::add_service(const std::string& name, const spec::ServiceSpe
   }
   entry.runtime = *binding;
   record_service(entry);
+  wait_for_dependencies(entry);
+}
+
+void ServiceManager::wait_for_dependencies(Service& service) {
+  for (TimerId timer : service.dependency_timers) loop_.cancel(timer);
+  service.dependency_timers.clear();
+  service.released.assign(service.spec->depends.size(), false);
+  service.status.phase = ServiceStatus::Phase::kWaiting;
   std::weak_ptr<bool> alive = alive_;
-  for (std::size_t i = 0; i < spec.depends.size(); ++i) {
-    entry.dependency_timers.push_back(
-        loop_.schedule_after(spec.depends[i].timeout, [this, alive, name, i] {
+  std::string name = service.name;
+  for (std::size_t i = 0; i < service.spec->depends.size(); ++i) {
+    service.dependency_timers.push_back(
+        loop_.schedule_after(service.spec->depends[i].timeout, [this, alive, name, i] {
           if (alive.expired()) return;
           dependency_timed_out(name, i);
         }));
@@ -744,7 +767,7 @@ void ServiceManager::create(Service& service, Replica& replica) {
       },
       [this](Service& svc, Replica& r, Status created) {
         if (!created) {
-          handle_failure(svc, r, Failure{std::nullopt, created.error().message}, "create");
+          handle_failure(svc, r, Failure{std::nullopt, created.error().message});
           return;
         }
         if (r.spec->init.steps.empty()) {
@@ -812,13 +835,13 @@ void ServiceManager::init_failed(Service& service, Replica& replica, const Error
         return;
       }
       restart_after(service, replica, Clock::Duration::zero(),
-                    why + " (on_init_failure: restart)", true);
+                    why + " (on_init_failure: restart)");
       return;
     case spec::InitFailureAction::kBackoff:
       restart_after(service, replica,
                     backoff_delay(options_.supervision.init_backoff_initial,
                                   options_.supervision.init_backoff_max, replica.init_failures),
-                    why + " (on_init_failure: backoff)", true);
+                    why + " (on_init_failure: backoff)");
       return;
   }
 }
@@ -835,7 +858,7 @@ void ServiceManager::start(Service& service, Replica& replica) {
       },
       [this](Service& svc, Replica& r, Result<std::string> address) {
         if (!address) {
-          handle_failure(svc, r, Failure{std::nullopt, address.error().message}, "start");
+          handle_failure(svc, r, Failure{std::nullopt, address.error().message});
           return;
         }
         started(svc, r, *address);
@@ -886,8 +909,7 @@ void ServiceManager::schedule_poll(Service& service, Replica& replica) {
                 if (state.error().code == Errc::kNotFound) {
                   handle_failure(s, rep,
                                  Failure{std::nullopt, "the container disappeared from the "
-                                                       "runtime"},
-                                 "exit");
+                                                       "runtime"});
                   return;
                 }
                 schedule_poll(s, rep);  // a transient runtime error: look again later
@@ -903,7 +925,7 @@ void ServiceManager::schedule_poll(Service& service, Replica& replica) {
               } else {
                 failure.error = state->reason.empty() ? "failed" : state->reason;
               }
-              handle_failure(s, rep, failure, "exit");
+              handle_failure(s, rep, failure);
             });
       });
 }
@@ -951,7 +973,6 @@ void ServiceManager::schedule_probe(Service& service, Replica& replica, Clock::D
 void ServiceManager::probe_result(Service& service, Replica& replica, ProbeOutcome outcome) {
   if (replica.status.state != ReplicaState::kRunning || !replica.health || !replica.probe) return;
   auto now = loop_.clock().now();
-  bool in_grace = replica.health->in_grace(now);
   bool changed = replica.health->record(outcome.success, now);
   Health health = replica.health->health();
   if (changed) {
@@ -965,19 +986,15 @@ void ServiceManager::probe_result(Service& service, Replica& replica, ProbeOutco
     }
     set_state(service, replica, ReplicaState::kRunning, reason,
               health == Health::kUnhealthy ? Event::Severity::kWarning : Event::Severity::kInfo);
-  } else if (!outcome.success && !in_grace) {
-    // A failure below the threshold changes nothing visible; the count is in the tracker.
   }
   if (health == Health::kUnhealthy) {
-    handle_failure(service, replica, Failure{}, "liveness");
+    handle_failure(service, replica, Failure{});
     return;
   }
   schedule_probe(service, replica, replica.probe->interval);
 }
 
-void ServiceManager::handle_failure(Service& service, Replica& replica, const Failure& failure,
-                                    const std::string& what) {
-  (void)what;
+void ServiceManager::handle_failure(Service& service, Replica& replica, const Failure& failure) {
   bool was_running = replica.status.state == ReplicaState::kRunning;
   if (!failure.is_unhealthy()) {
     cancel_timers(replica);
@@ -1003,7 +1020,7 @@ void ServiceManager::handle_failure(Service& service, Replica& replica, const Fa
         cancel_timers(replica);
         ++replica.incarnation;
       }
-      restart_after(service, replica, decision.delay, decision.reason, true);
+      restart_after(service, replica, decision.delay, decision.reason);
       return;
     case Action::kGiveUp:
       if (failure.is_unhealthy()) {
@@ -1040,8 +1057,7 @@ void ServiceManager::handle_failure(Service& service, Replica& replica, const Fa
 }
 
 void ServiceManager::restart_after(Service& service, Replica& replica, Clock::Duration delay,
-                                   std::string reason, bool count_restart) {
-  (void)count_restart;
+                                   std::string reason) {
   ++replica.consecutive_restarts;
   if (delay > Clock::Duration::zero()) {
     set_state(service, replica, ReplicaState::kCrashLoopBackoff,
@@ -1088,7 +1104,7 @@ void ServiceManager::recreate(Service& service, Replica& replica) {
       },
       [this](Service& svc, Replica& r, Status removed) {
         if (!removed) {
-          handle_failure(svc, r, Failure{std::nullopt, removed.error().message}, "remove");
+          handle_failure(svc, r, Failure{std::nullopt, removed.error().message});
           return;
         }
         create(svc, r);

@@ -88,7 +88,8 @@ class ServiceManager {
   // per service that they are not run yet) as soon as its `depends` conditions hold. Later calls
   // (redeploy): services whose spec changed are rolled out one replica at a time (a replacement
   // with a new replica number must be healthy before the old replica stops); a change of `scale`
-  // alone is a scale; new services start; services no longer in the spec are removed.
+  // alone is a scale; a failed service starts afresh; new services start; services no longer in
+  // the spec are removed.
   // `spec_text` is stored in state.db `deployments`. Returns once the work is scheduled; progress
   // arrives as events. Errors: kInvalidArgument (a different deployment name, a dependency on an
   // unknown service, a dependency cycle — naming it), kFailedPrecondition (shutting down).
@@ -122,6 +123,8 @@ class ServiceManager {
 
   // Service level.
   void add_service(const std::string& name, const spec::ServiceSpec& spec);
+  // (Re)arms the `depends` timeouts and puts the service in kWaiting.
+  void wait_for_dependencies(Service& service);
   void evaluate_dependencies();
   bool condition_met(const spec::DependsSpec& dep) const;
   void dependency_timed_out(const std::string& service, std::size_t dep_index);
@@ -145,11 +148,12 @@ class ServiceManager {
   void schedule_poll(Service& service, Replica& replica);
   void schedule_probe(Service& service, Replica& replica, Clock::Duration delay);
   void probe_result(Service& service, Replica& replica, ProbeOutcome outcome);
-  void handle_failure(Service& service, Replica& replica, const Failure& failure,
-                      const std::string& what);
+  void handle_failure(Service& service, Replica& replica, const Failure& failure);
   void init_failed(Service& service, Replica& replica, const Error& error);
+  // Counts the restart and recreates the container after `delay` (crash_loop_backoff while
+  // waiting).
   void restart_after(Service& service, Replica& replica, Clock::Duration delay,
-                     std::string reason, bool count_restart);
+                     std::string reason);
   void recreate(Service& service, Replica& replica);
   void stop_replica(Service& service, Replica& replica, bool remove, std::string reason,
                     std::function<void()> done);

@@ -244,6 +244,15 @@ TEST(ServiceManager, OnPanicShutdownStopsTheService) {
   EXPECT_EQ(h.status("web", 2).state, ReplicaState::kStopped);
   EXPECT_EQ(h.runtime.journal(), (std::vector<std::string>{"stop web-rep-2"}));
   EXPECT_TRUE(h.events.contains("on_panic shutdown"));
+
+  // A fixed spec brings the failed service back.
+  s.env["FIXED"] = "1";
+  ASSERT_TRUE(h.manager->deploy(deployment({{"web", s}})));
+  h.settle();
+  EXPECT_EQ(h.manager->service("web")->phase, ServiceStatus::Phase::kActive);
+  EXPECT_EQ(h.numbers("web"), (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(h.status("web", 1).state, ReplicaState::kRunning);
+  EXPECT_EQ(h.status("web", 2).state, ReplicaState::kRunning);
 }
 
 TEST(ServiceManager, HealthStartGraceRetriesAndLivenessRestart) {
