@@ -161,12 +161,11 @@ void InitRunner::attempt_finished(ProbeOutcome outcome) {
     });
     return;
   }
-  std::string why =
-      waiting && loop_.clock().now() + config_.init_poll_interval >= deadline_
-          ? fmt::format("init step {} ({}) did not succeed within its timeout: {}", step.id,
-                        step.uses, outcome.detail)
-          : fmt::format("init step {} ({}) failed after {} attempt(s): {}", step.id, step.uses,
-                        attempts_, outcome.detail);
+  std::string why = waiting && loop_.clock().now() + config_.init_poll_interval >= deadline_
+                        ? fmt::format("init step {} ({}) did not succeed within its timeout: {}",
+                                      step.id, step.uses, outcome.detail)
+                        : fmt::format("init step {} ({}) failed after {} attempt(s): {}", step.id,
+                                      step.uses, attempts_, outcome.detail);
   step_failed(why);
 }
 

@@ -24,11 +24,11 @@ namespace zlayer::agent {
 struct InitActionPlan {
   enum class Kind { kWaitTcp, kWaitHttp, kRun };
   Kind kind = Kind::kWaitTcp;
-  std::string host;           // wait_tcp
-  std::uint16_t port = 0;     // wait_tcp
-  std::string url;            // wait_http
+  std::string host;                            // wait_tcp
+  std::uint16_t port = 0;                      // wait_tcp
+  std::string url;                             // wait_http
   std::optional<std::uint16_t> expect_status;  // wait_http; unset = any 2xx
-  std::string command;        // run
+  std::string command;                         // run
   Clock::Duration timeout{};  // step.timeout, else with.timeout (seconds), else 30 s / 300 s
   std::uint32_t retries = 0;  // run: extra attempts after a failure (step.retry)
 };

@@ -32,8 +32,7 @@ TEST(PlanInitStep, ParametersAndDefaults) {
   auto port_text = plan_init_step(step("db", "init.wait_tcp", {{"host", "db"}, {"port", "80"}}));
   ASSERT_TRUE(port_text);
   EXPECT_EQ(port_text->port, 80);
-  auto http = plan_init_step(
-      step("api", "init.wait_http", {{"url", "http://x/"}, {"timeout", 7}}));
+  auto http = plan_init_step(step("api", "init.wait_http", {{"url", "http://x/"}, {"timeout", 7}}));
   ASSERT_TRUE(http);
   EXPECT_EQ(http->timeout, std::chrono::seconds(7));
   EXPECT_FALSE(http->expect_status.has_value());
@@ -93,22 +92,21 @@ TEST(InitRunner, WaitTcpPollsUntilTheTargetAnswers) {
   f.advance(std::chrono::seconds(2));
   ASSERT_TRUE(f.result.has_value());
   EXPECT_TRUE(*f.result);
-  EXPECT_EQ(f.prober.log(), (std::vector<std::string>{"tcp db:5432", "tcp db:5432",
-                                                      "tcp db:5432", "host migrate"}));
+  EXPECT_EQ(f.prober.log(), (std::vector<std::string>{"tcp db:5432", "tcp db:5432", "tcp db:5432",
+                                                      "host migrate"}));
 }
 
 TEST(InitRunner, WaitHttpTimesOutAndFails) {
   InitFixture f;
   f.prober.set("http http://api/ready", false);
-  auto runner = f.runner({step("api", "init.wait_http", {{"url", "http://api/ready"}},
-                               std::chrono::seconds(5)),
-                          step("never", "init.run", {{"command", "never"}})});
+  auto runner = f.runner(
+      {step("api", "init.wait_http", {{"url", "http://api/ready"}}, std::chrono::seconds(5)),
+       step("never", "init.run", {{"command", "never"}})});
   runner->start();
   for (int i = 0; i < 5 && !f.result; ++i) f.advance(std::chrono::seconds(2));
   ASSERT_TRUE(f.result.has_value());
   ASSERT_FALSE(*f.result);
-  EXPECT_NE(f.result->error().message.find("did not succeed within its timeout"),
-            std::string::npos)
+  EXPECT_NE(f.result->error().message.find("did not succeed within its timeout"), std::string::npos)
       << f.result->error().message;
   // 0 s, 2 s, 4 s; the next attempt (6 s) would be past the 5 s timeout.
   EXPECT_EQ(f.prober.count("http http://api/ready"), 3u);
@@ -119,11 +117,10 @@ TEST(InitRunner, RunRetriesThenOnFailureWarnAndContinueGoOn) {
   InitFixture f;
   f.prober.set("host flaky", false);
   f.prober.set("host broken", false);
-  auto runner = f.runner({step("a", "init.run", {{"command", "flaky"}}, std::nullopt,
-                               spec::TimeoutAction::kWarn, 2),
-                          step("b", "init.run", {{"command", "broken"}}, std::nullopt,
-                               spec::TimeoutAction::kContinue),
-                          step("c", "init.run", {{"command", "last"}})});
+  auto runner = f.runner(
+      {step("a", "init.run", {{"command", "flaky"}}, std::nullopt, spec::TimeoutAction::kWarn, 2),
+       step("b", "init.run", {{"command", "broken"}}, std::nullopt, spec::TimeoutAction::kContinue),
+       step("c", "init.run", {{"command", "last"}})});
   runner->start();
   for (int i = 0; i < 5 && !f.result; ++i) f.advance(std::chrono::seconds(2));
   ASSERT_TRUE(f.result.has_value());
@@ -132,8 +129,7 @@ TEST(InitRunner, RunRetriesThenOnFailureWarnAndContinueGoOn) {
   EXPECT_EQ(f.prober.count("host broken"), 1u);
   EXPECT_EQ(f.prober.count("host last"), 1u);
   ASSERT_EQ(f.notes.size(), 1u);  // warn says so; continue is silent
-  EXPECT_NE(f.notes[0].find("init step a (init.run) failed after 3 attempt(s)"),
-            std::string::npos)
+  EXPECT_NE(f.notes[0].find("init step a (init.run) failed after 3 attempt(s)"), std::string::npos)
       << f.notes[0];
 }
 

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,8 +10,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "core/fs.h"
 #include "core/subprocess.h"
@@ -25,8 +24,8 @@ int to_ms(Clock::Duration d) {
 
 // One non-blocking connect attempt to `ai`, waiting at most `ms`.
 ProbeOutcome connect_one(const addrinfo* ai, int ms) {
-  UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                       ai->ai_protocol));
+  UniqueFd fd(
+      ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
   if (!fd.valid()) return {false, fmt::format("socket: {}", std::strerror(errno))};
   if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0) return {true, {}};
   if (errno != EINPROGRESS) return {false, std::strerror(errno)};
@@ -63,8 +62,7 @@ ProbeOutcome NetworkProber::tcp(const std::string& host, std::uint16_t port,
   return outcome;
 }
 
-ProbeOutcome NetworkProber::http(const std::string& url,
-                                 std::optional<std::uint16_t> expect_status,
+ProbeOutcome NetworkProber::http(const std::string& url, std::optional<std::uint16_t> expect_status,
                                  Clock::Duration timeout) {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return {false, "http: curl_easy_init failed"};
@@ -81,9 +79,9 @@ ProbeOutcome NetworkProber::http(const std::string& url,
   if (rc != CURLE_OK) return {false, fmt::format("GET {}: {}", url, curl_easy_strerror(rc))};
   bool ok = expect_status ? status == *expect_status : (status >= 200 && status < 300);
   if (ok) return {true, {}};
-  return {false, expect_status ? fmt::format("GET {}: HTTP {}, expected {}", url, status,
-                                             *expect_status)
-                               : fmt::format("GET {}: HTTP {}, expected 2xx", url, status)};
+  return {false, expect_status
+                     ? fmt::format("GET {}: HTTP {}, expected {}", url, status, *expect_status)
+                     : fmt::format("GET {}: HTTP {}, expected 2xx", url, status)};
 }
 
 ProbeOutcome NetworkProber::exec(runtime::Runtime& runtime, const ContainerId& id,
@@ -108,8 +106,8 @@ ProbeOutcome NetworkProber::host_command(const std::string& command, Clock::Dura
   auto result = run_subprocess({"sh", "-c", command}, options);
   if (!result) {
     if (result.error().code == Errc::kDeadlineExceeded) {
-      return {false, fmt::format("`{}` timed out after {} ms and was killed", command,
-                                 to_ms(timeout))};
+      return {false,
+              fmt::format("`{}` timed out after {} ms and was killed", command, to_ms(timeout))};
     }
     return {false, result.error().message};
   }

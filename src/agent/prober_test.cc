@@ -54,12 +54,10 @@ TEST(NetworkProber, HttpChecksTheStatus) {
   server.http().Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok", "text/plain");
   });
-  server.http().Get("/sick", [](const httplib::Request&, httplib::Response& res) {
-    res.status = 503;
-  });
-  server.http().Get("/teapot", [](const httplib::Request&, httplib::Response& res) {
-    res.status = 418;
-  });
+  server.http().Get("/sick",
+                    [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+  server.http().Get("/teapot",
+                    [](const httplib::Request&, httplib::Response& res) { res.status = 418; });
   server.start();
   std::string base = "http://127.0.0.1:" + std::to_string(server.port());
   NetworkProber prober;
@@ -89,14 +87,14 @@ TEST(NetworkProber, ExecRunsInsideTheContainerWithTheTimeout) {
   ASSERT_TRUE(runtime.create_container(id, {}));
   ASSERT_TRUE(runtime.start_container(id));
   std::vector<runtime::ExecOptions> seen;
-  runtime.set_exec([&](const ContainerId&, const runtime::ExecOptions& options)
-                       -> Result<runtime::ExecResult> {
-    seen.push_back(options);
-    if (options.command.back() == "slow") {
-      return errorf(Errc::kDeadlineExceeded, "killed after {} ms", options.timeout.count());
-    }
-    return runtime::ExecResult{options.command.back() == "ok" ? 0 : 1, "", ""};
-  });
+  runtime.set_exec(
+      [&](const ContainerId&, const runtime::ExecOptions& options) -> Result<runtime::ExecResult> {
+        seen.push_back(options);
+        if (options.command.back() == "slow") {
+          return errorf(Errc::kDeadlineExceeded, "killed after {} ms", options.timeout.count());
+        }
+        return runtime::ExecResult{options.command.back() == "ok" ? 0 : 1, "", ""};
+      });
   NetworkProber prober;
   EXPECT_TRUE(prober.exec(runtime, id, "ok", seconds(3)).success);
   EXPECT_FALSE(prober.exec(runtime, id, "bad", seconds(3)).success);

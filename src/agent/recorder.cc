@@ -1,10 +1,9 @@
 #include "agent/recorder.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "core/log.h"
 
@@ -108,8 +107,7 @@ Status Recorder::replica_removed(const std::string& deployment, const ContainerI
                   {deployment, id.service, static_cast<std::int64_t>(id.replica)});
     if (!deleted) stored = tl::unexpected(deleted.error());
   }
-  emit(Event{Event::Severity::kInfo, {}, deployment, id.service, std::nullopt,
-             std::move(message)});
+  emit(Event{Event::Severity::kInfo, {}, deployment, id.service, std::nullopt, std::move(message)});
   if (!stored) return failed(stored.error(), deployment, id.str());
   return {};
 }
@@ -129,8 +127,8 @@ Status Recorder::service(const std::string& deployment, const std::string& servi
 
 Status Recorder::service_removed(const std::string& deployment, const std::string& service) {
   if (db_ == nullptr) return {};
-  auto deleted = db_->exec("DELETE FROM services WHERE deployment = ?1 AND name = ?2",
-                           {deployment, service});
+  auto deleted =
+      db_->exec("DELETE FROM services WHERE deployment = ?1 AND name = ?2", {deployment, service});
   if (!deleted) return failed(deleted.error(), deployment, "service " + service);
   return {};
 }

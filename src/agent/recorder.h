@@ -37,16 +37,16 @@ std::string_view replica_state_name(ReplicaState state);
 
 struct ReplicaStatus {
   std::string deployment;
-  ContainerId id;                 // service + 1-based replica
-  std::string backend;            // the runtime's name ("linux", "wasm")
-  bool desired_running = true;    // false once a stop/scale-down/removal was decided
+  ContainerId id;               // service + 1-based replica
+  std::string backend;          // the runtime's name ("linux", "wasm")
+  bool desired_running = true;  // false once a stop/scale-down/removal was decided
   ReplicaState state = ReplicaState::kPending;
   Health health = Health::kUnknown;
-  std::uint32_t restart_count = 0;                 // restarts since the replica was created
-  std::optional<runtime::ExitStatus> last_exit;    // of the previous container
-  std::string reason;                              // why the last change happened
-  std::string address;                             // its own IP, when it has one
-  [[nodiscard]] bool serving() const {             // counted in endpoints and `healthy`
+  std::uint32_t restart_count = 0;               // restarts since the replica was created
+  std::optional<runtime::ExitStatus> last_exit;  // of the previous container
+  std::string reason;                            // why the last change happened
+  std::string address;                           // its own IP, when it has one
+  [[nodiscard]] bool serving() const {           // counted in endpoints and `healthy`
     return state == ReplicaState::kRunning && health == Health::kHealthy;
   }
 };
@@ -56,9 +56,9 @@ struct Event {
   Severity severity = Severity::kInfo;
   Clock::WallTime time{};
   std::string deployment;
-  std::string service;                  // empty for deployment-level events
+  std::string service;                   // empty for deployment-level events
   std::optional<ReplicaStatus> replica;  // set for replica state changes
-  std::string message;                  // one line for humans
+  std::string message;                   // one line for humans
 };
 
 class EventSink {
@@ -81,8 +81,7 @@ class Recorder {
   Status replica(const ReplicaStatus& status, std::string message,
                  Event::Severity severity = Event::Severity::kInfo);
   // Deletes the replica's row (scale-down, removal) and emits an event.
-  Status replica_removed(const std::string& deployment, const ContainerId& id,
-                         std::string message);
+  Status replica_removed(const std::string& deployment, const ContainerId& id, std::string message);
   // Upserts the `services` row (desired replicas, restarts of all its replicas so far).
   Status service(const std::string& deployment, const std::string& service,
                  std::uint32_t desired_replicas, std::uint32_t restart_count);

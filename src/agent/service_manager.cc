@@ -1,10 +1,10 @@
 #include "agent/service_manager.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ranges>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "spec/env.h"
 #include "spec/to_container_config.h"
@@ -104,9 +104,9 @@ struct ServiceManager::Replica {
   // Bumped whenever the container is replaced or a stop begins: results of probes, polls and
   // runtime calls issued for an older incarnation are dropped.
   std::uint64_t incarnation = 0;
-  bool busy = false;                  // a create/start/stop/remove is in flight
-  std::function<void()> when_idle;    // a stop waiting for that call to finish
-  bool stop_remove = false;           // the stop in progress also removes the container
+  bool busy = false;                // a create/start/stop/remove is in flight
+  std::function<void()> when_idle;  // a stop waiting for that call to finish
+  bool stop_remove = false;         // the stop in progress also removes the container
   std::vector<std::function<void()>> stop_waiters;
   std::uint32_t consecutive_restarts = 0;  // since the last long enough run
   std::uint32_t init_failures = 0;
@@ -155,8 +155,8 @@ Result<std::vector<std::string>> dependency_order(const spec::DeploymentSpec& sp
     for (const auto& dep : service.depends) {
       if (spec.services.count(dep.service) == 0) {
         return errorf(Errc::kInvalidArgument,
-                      "services.{}.depends: unknown service {:?} (services: {})", name,
-                      dep.service, fmt::join(spec.services | std::views::keys, ", "));
+                      "services.{}.depends: unknown service {:?} (services: {})", name, dep.service,
+                      fmt::join(spec.services | std::views::keys, ", "));
       }
       deps.insert(dep.service);
     }
@@ -250,9 +250,8 @@ Status ServiceManager::deploy(const spec::DeploymentSpec& spec, const std::strin
     return errorf(Errc::kFailedPrecondition, "deployment {} is shutting down", deployment_);
   }
   if (!deployment_.empty() && spec.deployment != deployment_) {
-    return errorf(Errc::kInvalidArgument,
-                  "this manager runs deployment {:?}; the spec is for {:?}", deployment_,
-                  spec.deployment);
+    return errorf(Errc::kInvalidArgument, "this manager runs deployment {:?}; the spec is for {:?}",
+                  deployment_, spec.deployment);
   }
   ZLAYER_TRY(order, dependency_order(spec));
   deployment_ = spec.deployment;
@@ -329,8 +328,8 @@ void ServiceManager::add_service(const std::string& name, const spec::ServiceSpe
   auto service = std::make_unique<Service>();
   service->name = name;
   service->spec = std::make_shared<const spec::ServiceSpec>(spec);
-  service->status = ServiceStatus{name, ServiceStatus::Phase::kWaiting, spec.initial_replicas(),
-                                  0, {}};
+  service->status =
+      ServiceStatus{name, ServiceStatus::Phase::kWaiting, spec.initial_replicas(), 0, {}};
   Service& entry = *service;
   services_.emplace(name, std::move(service));
   auto binding = options_.resolve_runtime(spec);
@@ -366,8 +365,10 @@ Status ServiceManager::scale(const std::string& name, std::uint32_t replicas) {
   Service* service = find_service(name);
   if (service == nullptr) {
     if (listed_.count(name) != 0) {
-      return errorf(Errc::kFailedPrecondition, "service {} is a job or cron service; it has no "
-                    "replicas to scale", name);
+      return errorf(Errc::kFailedPrecondition,
+                    "service {} is a job or cron service; it has no "
+                    "replicas to scale",
+                    name);
     }
     return errorf(Errc::kNotFound, "deployment {} has no service {:?}", deployment_, name);
   }
@@ -552,10 +553,9 @@ void ServiceManager::dependency_timed_out(const std::string& name, std::size_t i
     return;
   }
   const auto& dep = service->spec->depends[index];
-  std::string what =
-      fmt::format("service {}: dependency {} was not {} within {} (on_timeout: {})", name,
-                  dep.service, spec::to_string(dep.condition), seconds_text(dep.timeout),
-                  spec::to_string(dep.on_timeout));
+  std::string what = fmt::format("service {}: dependency {} was not {} within {} (on_timeout: {})",
+                                 name, dep.service, spec::to_string(dep.condition),
+                                 seconds_text(dep.timeout), spec::to_string(dep.on_timeout));
   switch (dep.on_timeout) {
     case spec::TimeoutAction::kFail:
       service_failed(*service, what);
@@ -621,11 +621,11 @@ void ServiceManager::continue_rollout(Service& service) {
            state == ReplicaState::kIsolated) &&
           !service.rollout_stall_noted) {
         service.rollout_stall_noted = true;
-        recorder_.note(Event::Severity::kWarning, deployment_, service.name,
-                       fmt::format("service {}: rolling update waits: replacement {} is {}; the "
-                                   "old replicas keep serving",
-                                   service.name, it->second->status.id.str(),
-                                   replica_state_name(state)));
+        recorder_.note(
+            Event::Severity::kWarning, deployment_, service.name,
+            fmt::format("service {}: rolling update waits: replacement {} is {}; the "
+                        "old replicas keep serving",
+                        service.name, it->second->status.id.str(), replica_state_name(state)));
       }
       return;
     }
@@ -690,27 +690,26 @@ void ServiceManager::blocking(Service& service, Replica& replica, bool exclusive
   std::string name = service.name;
   std::uint32_t number = replica.status.id.replica;
   std::uint64_t incarnation = replica.incarnation;
-  loop_.run_blocking<T>(
-      std::move(work), [this, alive, name, number, incarnation, exclusive,
-                        done = std::move(done)](T result) {
-        if (alive.expired()) return;
-        Service* svc = find_service(name);
-        if (svc == nullptr) return;
-        auto it = svc->replicas.find(number);
-        if (it == svc->replicas.end()) return;
-        Replica& r = *it->second;
-        if (exclusive) {
-          r.busy = false;
-          if (r.when_idle) {
-            auto next = std::move(r.when_idle);
-            r.when_idle = nullptr;
-            next();
-            return;
-          }
-        }
-        if (r.incarnation != incarnation) return;
-        done(*svc, r, std::move(result));
-      });
+  loop_.run_blocking<T>(std::move(work), [this, alive, name, number, incarnation, exclusive,
+                                          done = std::move(done)](T result) {
+    if (alive.expired()) return;
+    Service* svc = find_service(name);
+    if (svc == nullptr) return;
+    auto it = svc->replicas.find(number);
+    if (it == svc->replicas.end()) return;
+    Replica& r = *it->second;
+    if (exclusive) {
+      r.busy = false;
+      if (r.when_idle) {
+        auto next = std::move(r.when_idle);
+        r.when_idle = nullptr;
+        next();
+        return;
+      }
+    }
+    if (r.incarnation != incarnation) return;
+    done(*svc, r, std::move(result));
+  });
 }
 
 void ServiceManager::set_state(Service& service, Replica& replica, ReplicaState state,
@@ -834,8 +833,7 @@ void ServiceManager::init_failed(Service& service, Replica& replica, const Error
                   Event::Severity::kError);
         return;
       }
-      restart_after(service, replica, Clock::Duration::zero(),
-                    why + " (on_init_failure: restart)");
+      restart_after(service, replica, Clock::Duration::zero(), why + " (on_init_failure: restart)");
       return;
     case spec::InitFailureAction::kBackoff:
       restart_after(service, replica,
@@ -873,8 +871,7 @@ void ServiceManager::started(Service& service, Replica& replica, const std::stri
   if (replica.probe) {
     replica.status.health = Health::kStarting;
     replica.health.emplace(replica.spec->health.retries,
-                           replica.spec->health.start_grace.value_or(Clock::Duration::zero()),
-                           now);
+                           replica.spec->health.start_grace.value_or(Clock::Duration::zero()), now);
   } else {
     replica.status.health = Health::kHealthy;
     replica.health.reset();
@@ -908,8 +905,9 @@ void ServiceManager::schedule_poll(Service& service, Replica& replica) {
               if (!state) {
                 if (state.error().code == Errc::kNotFound) {
                   handle_failure(s, rep,
-                                 Failure{std::nullopt, "the container disappeared from the "
-                                                       "runtime"});
+                                 Failure{std::nullopt,
+                                         "the container disappeared from the "
+                                         "runtime"});
                   return;
                 }
                 schedule_poll(s, rep);  // a transient runtime error: look again later
@@ -1067,16 +1065,15 @@ void ServiceManager::restart_after(Service& service, Replica& replica, Clock::Du
     std::string name = service.name;
     std::uint32_t number = replica.status.id.replica;
     std::uint64_t incarnation = replica.incarnation;
-    replica.restart_timer =
-        loop_.schedule_after(delay, [this, alive, name, number, incarnation] {
-          if (alive.expired()) return;
-          Service* svc = find_service(name);
-          if (svc == nullptr) return;
-          auto it = svc->replicas.find(number);
-          if (it == svc->replicas.end() || it->second->incarnation != incarnation) return;
-          it->second->restart_timer = 0;
-          recreate(*svc, *it->second);
-        });
+    replica.restart_timer = loop_.schedule_after(delay, [this, alive, name, number, incarnation] {
+      if (alive.expired()) return;
+      Service* svc = find_service(name);
+      if (svc == nullptr) return;
+      auto it = svc->replicas.find(number);
+      if (it == svc->replicas.end() || it->second->incarnation != incarnation) return;
+      it->second->restart_timer = 0;
+      recreate(*svc, *it->second);
+    });
     return;
   }
   recorder_.note(Event::Severity::kWarning, deployment_, service.name,
@@ -1148,8 +1145,8 @@ void ServiceManager::stop_replica(Service& service, Replica& replica, bool remov
           rep.stop_waiters.clear();
           if (!result) {
             rep.status.health = Health::kUnknown;
-            set_state(s, rep, ReplicaState::kFailed,
-                      result.error().wrap("stopping").message, Event::Severity::kError);
+            set_state(s, rep, ReplicaState::kFailed, result.error().wrap("stopping").message,
+                      Event::Severity::kError);
           } else if (rep.stop_remove) {
             ContainerId gone = rep.status.id;
             s.replicas.erase(gone.replica);  // `rep` is gone from here on

@@ -48,8 +48,7 @@ using ConfigBuilder = std::function<Result<runtime::ContainerConfig>(
 // coming from `image_config(image reference)` (e.g. ImageService::inspect; it must be
 // thread-safe). Network mode bridge/default is left for the caller's backend to wire (netns).
 using ImageConfigLookup = std::function<Result<image::ImageConfig>(const std::string& image)>;
-ConfigBuilder spec_config_builder(ImageConfigLookup image_config,
-                                  const spec::SecretStore* secrets);
+ConfigBuilder spec_config_builder(ImageConfigLookup image_config, const spec::SecretStore* secrets);
 
 struct ServiceManagerOptions {
   SupervisionConfig supervision;
@@ -152,8 +151,7 @@ class ServiceManager {
   void init_failed(Service& service, Replica& replica, const Error& error);
   // Counts the restart and recreates the container after `delay` (crash_loop_backoff while
   // waiting).
-  void restart_after(Service& service, Replica& replica, Clock::Duration delay,
-                     std::string reason);
+  void restart_after(Service& service, Replica& replica, Clock::Duration delay, std::string reason);
   void recreate(Service& service, Replica& replica);
   void stop_replica(Service& service, Replica& replica, bool remove, std::string reason,
                     std::function<void()> done);

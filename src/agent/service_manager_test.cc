@@ -67,10 +67,10 @@ TEST(ServiceManager, DeployStartsEveryReplicaAndRecordsIt) {
   Harness h;
   ASSERT_TRUE(h.manager->deploy(deployment({{"web", service(2)}}), "version: v1"));
   h.settle();
-  EXPECT_EQ(h.runtime.journal(),
-            (std::vector<std::string>{"pull busybox:latest", "create web-rep-1", "pull busybox:latest",
-                                      "create web-rep-2", "start web-rep-1",
-                                      "start web-rep-2"}));
+  EXPECT_EQ(
+      h.runtime.journal(),
+      (std::vector<std::string>{"pull busybox:latest", "create web-rep-1", "pull busybox:latest",
+                                "create web-rep-2", "start web-rep-1", "start web-rep-2"}));
   for (std::uint32_t n : {1u, 2u}) {
     auto s = h.status("web", n);
     EXPECT_EQ(s.state, ReplicaState::kRunning);
@@ -172,11 +172,17 @@ TEST(ServiceManager, RestartPolicies) {
       {"no", {K::kNo, {}, {}}, ExitStatus::exited(1), ReplicaState::kFailed},
       {"no, clean exit", {K::kNo, {}, {}}, ExitStatus::exited(0), ReplicaState::kStopped},
       {"always, clean exit", {K::kAlways, {}, {}}, ExitStatus::exited(0), ReplicaState::kRunning},
-      {"unless_stopped", {K::kUnlessStopped, {}, {}}, ExitStatus::exited(2),
+      {"unless_stopped",
+       {K::kUnlessStopped, {}, {}},
+       ExitStatus::exited(2),
        ReplicaState::kRunning},
-      {"on_failure, clean exit", {K::kOnFailure, {}, {}}, ExitStatus::exited(0),
+      {"on_failure, clean exit",
+       {K::kOnFailure, {}, {}},
+       ExitStatus::exited(0),
        ReplicaState::kStopped},
-      {"on_failure, crash", {K::kOnFailure, {}, {}}, ExitStatus::killed_by(9),
+      {"on_failure, crash",
+       {K::kOnFailure, {}, {}},
+       ExitStatus::killed_by(9),
        ReplicaState::kRunning},
   };
   for (const auto& c : cases) {
@@ -280,8 +286,9 @@ TEST(ServiceManager, HealthStartGraceRetriesAndLivenessRestart) {
   EXPECT_EQ(h.status("web", 1).health, Health::kHealthy);
   EXPECT_TRUE(h.runtime.journal().empty());
   h.run_for(seconds(2));  // the third
-  EXPECT_TRUE(h.events.contains("web-rep-1 running (unhealthy): 3 consecutive health check "
-                                "failures"));
+  EXPECT_TRUE(
+      h.events.contains("web-rep-1 running (unhealthy): 3 consecutive health check "
+                        "failures"));
   EXPECT_EQ(h.runtime.journal(),
             (std::vector<std::string>{"stop web-rep-1", "remove web-rep-1", "pull busybox:latest",
                                       "create web-rep-1", "start web-rep-1"}));
@@ -317,13 +324,13 @@ TEST(ServiceManager, CommandCheckRunsInsideTheContainerAndATimeoutIsAFailure) {
   s.health.retries = 2;
   s.restart_policy = spec::RestartPolicySpec{spec::RestartPolicyKind::kNo, {}, {}};
   bool slow = false;
-  h.runtime.set_exec([&](const ContainerId&, const runtime::ExecOptions& options)
-                         -> Result<runtime::ExecResult> {
-    EXPECT_EQ(options.command, (std::vector<std::string>{"sh", "-c", "pg_isready"}));
-    EXPECT_EQ(options.timeout, std::chrono::milliseconds(1000));
-    if (slow) return errorf(Errc::kDeadlineExceeded, "killed after 1000 ms");
-    return runtime::ExecResult{0, "", ""};
-  });
+  h.runtime.set_exec(
+      [&](const ContainerId&, const runtime::ExecOptions& options) -> Result<runtime::ExecResult> {
+        EXPECT_EQ(options.command, (std::vector<std::string>{"sh", "-c", "pg_isready"}));
+        EXPECT_EQ(options.timeout, std::chrono::milliseconds(1000));
+        if (slow) return errorf(Errc::kDeadlineExceeded, "killed after 1000 ms");
+        return runtime::ExecResult{0, "", ""};
+      });
   ASSERT_TRUE(h.manager->deploy(deployment({{"db", s}})));
   h.settle();
   EXPECT_EQ(h.status("db", 1).health, Health::kHealthy);
@@ -353,8 +360,8 @@ TEST(ServiceManager, DependencyConditions) {
     Harness h;
     auto db = with_tcp_check(service(2, "postgres:16"), 5432);
     auto api = service(1);
-    api.depends.push_back(spec::DependsSpec{"db", condition, seconds(300),
-                                            spec::TimeoutAction::kFail});
+    api.depends.push_back(
+        spec::DependsSpec{"db", condition, seconds(300), spec::TimeoutAction::kFail});
     h.prober.set("tcp 10.0.0.1:5432", false);
     h.prober.set("tcp 10.0.0.2:5432", false);
     ASSERT_TRUE(h.manager->deploy(deployment({{"api", api}, {"db", db}})));
@@ -468,9 +475,8 @@ TEST(ServiceManager, RollingUpdateStartsTheReplacementHealthyBeforeTheOldStops) 
   ASSERT_TRUE(h.manager->deploy(deployment({{"web", web}, {"db", db}})));
   h.settle();
   EXPECT_EQ(h.numbers("web"), (std::vector<std::uint32_t>{1, 3, 4}));
-  EXPECT_EQ(h.runtime.journal(),
-            (std::vector<std::string>{"pull busybox:latest", "create web-rep-1",
-                                      "start web-rep-1"}));
+  EXPECT_EQ(h.runtime.journal(), (std::vector<std::string>{"pull busybox:latest",
+                                                           "create web-rep-1", "start web-rep-1"}));
 }
 
 TEST(ServiceManager, RedeployAddsAndRemovesServices) {
@@ -515,8 +521,7 @@ TEST(ServiceManager, ShutdownStopsInReverseDependencyOrderAndRestartsNothing) {
                                       "stop db-rep-1", "remove db-rep-1"}));
   EXPECT_TRUE(h.runtime.containers().empty());
   EXPECT_TRUE(h.manager->replicas().empty());
-  EXPECT_EQ(h.manager->deploy(deployment({{"web", web}})).error().code,
-            Errc::kFailedPrecondition);
+  EXPECT_EQ(h.manager->deploy(deployment({{"web", web}})).error().code, Errc::kFailedPrecondition);
   auto rows = h.db().query("SELECT desired FROM deployments WHERE name = 'demo'");
   ASSERT_TRUE(rows);
   EXPECT_EQ(state::as_string((*rows)[0][0]), "down");

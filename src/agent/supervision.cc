@@ -4,8 +4,7 @@
 
 namespace zlayer::agent {
 
-Clock::Duration backoff_delay(Clock::Duration initial, Clock::Duration max,
-                              std::uint32_t attempt) {
+Clock::Duration backoff_delay(Clock::Duration initial, Clock::Duration max, std::uint32_t attempt) {
   if (attempt == 0 || initial <= Clock::Duration::zero()) return Clock::Duration::zero();
   Clock::Duration delay = initial;
   for (std::uint32_t i = 1; i < attempt && delay < max; ++i) delay *= 2;
@@ -29,13 +28,14 @@ RestartDecision restart(const spec::ServiceSpec& service, const Failure& failure
   std::optional<Clock::Duration> delay;
   if (service.restart_policy) delay = service.restart_policy->delay;
   if (delay) {
-    decision.delay = backoff_delay(*delay, std::max(*delay, config.restart_backoff_max),
-                                   consecutive + 1);
+    decision.delay =
+        backoff_delay(*delay, std::max(*delay, config.restart_backoff_max), consecutive + 1);
   } else {
     decision.delay =
         backoff_delay(config.restart_backoff_initial, config.restart_backoff_max, consecutive);
   }
-  decision.reason = fmt::format("{}; {}: restart {}", what_happened(failure), rule, consecutive + 1);
+  decision.reason =
+      fmt::format("{}; {}: restart {}", what_happened(failure), rule, consecutive + 1);
   return decision;
 }
 
@@ -60,7 +60,8 @@ RestartDecision decide_restart(const spec::ServiceSpec& service, const Failure& 
           return {Action::kGiveUp, {}, fmt::format("{}; {}", what_happened(failure), rule)};
         }
         if (policy.max_attempts && consecutive_restarts >= *policy.max_attempts) {
-          return {Action::kGiveUp, {},
+          return {Action::kGiveUp,
+                  {},
                   fmt::format("{}; {}: gave up after {} restarts", what_happened(failure), rule,
                               consecutive_restarts)};
         }
@@ -71,10 +72,12 @@ RestartDecision decide_restart(const spec::ServiceSpec& service, const Failure& 
     case spec::PanicAction::kRestart:
       return restart(service, failure, consecutive_restarts, config, "on_panic restart");
     case spec::PanicAction::kShutdown:
-      return {Action::kShutdownService, {},
+      return {Action::kShutdownService,
+              {},
               fmt::format("{}; on_panic shutdown: stopping the service", what_happened(failure))};
     case spec::PanicAction::kIsolate:
-      return {Action::kIsolate, {},
+      return {Action::kIsolate,
+              {},
               fmt::format("{}; on_panic isolate: kept out of endpoints for inspection",
                           what_happened(failure))};
   }

@@ -34,10 +34,10 @@ struct SupervisionConfig {
   Clock::Duration health_timeout = seconds(5);        // when health.timeout is unset
   Clock::Duration init_backoff_initial = seconds(1);
   Clock::Duration init_backoff_max = seconds(60);
-  std::uint32_t init_restart_attempts = 3;           // on_init_failure: restart
-  Clock::Duration init_poll_interval = seconds(2);   // init.wait_tcp / init.wait_http attempts
-  Clock::Duration init_step_timeout = minutes(5);    // step without `timeout`
-  Clock::Duration stop_grace = seconds(10);          // services without stop_grace_period
+  std::uint32_t init_restart_attempts = 3;          // on_init_failure: restart
+  Clock::Duration init_poll_interval = seconds(2);  // init.wait_tcp / init.wait_http attempts
+  Clock::Duration init_step_timeout = minutes(5);   // step without `timeout`
+  Clock::Duration stop_grace = seconds(10);         // services without stop_grace_period
 };
 
 // min(initial · 2^(attempt−1), max) for attempt ≥ 1 (attempt 0 → 0). Overflow-safe.
@@ -77,8 +77,7 @@ struct RestartDecision {
 // backoff_delay(initial, max, consecutive_restarts); restart_policy.delay replaces `initial` and
 // also delays the first restart.
 RestartDecision decide_restart(const spec::ServiceSpec& service, const Failure& failure,
-                               std::uint32_t consecutive_restarts,
-                               const SupervisionConfig& config);
+                               std::uint32_t consecutive_restarts, const SupervisionConfig& config);
 
 enum class Health { kUnknown, kStarting, kHealthy, kUnhealthy };
 // "unknown", "starting", "healthy", "unhealthy".

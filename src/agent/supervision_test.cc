@@ -12,9 +12,9 @@ TEST(Backoff, DoublesFromInitialAndCapsAtMax) {
   // Kubernetes' numbers: 10 s doubling to 5 min.
   std::vector<std::int64_t> got;
   for (std::uint32_t attempt = 0; attempt <= 8; ++attempt) {
-    got.push_back(std::chrono::duration_cast<seconds>(
-                      backoff_delay(seconds(10), minutes(5), attempt))
-                      .count());
+    got.push_back(
+        std::chrono::duration_cast<seconds>(backoff_delay(seconds(10), minutes(5), attempt))
+            .count());
   }
   EXPECT_EQ(got, (std::vector<std::int64_t>{0, 10, 20, 40, 80, 160, 300, 300, 300}));
   // Init backoff: 1 s doubling to 60 s.
@@ -94,9 +94,9 @@ TEST(DecideRestart, Table) {
       {"on_failure with delay: first restart waits delay",
        with_policy(K::kOnFailure, P::kRestart, std::nullopt, seconds(2)), crash, 0,
        Action::kRestart, seconds(2)},
-      {"on_failure with delay: doubles", with_policy(K::kOnFailure, P::kRestart, std::nullopt,
-                                                     seconds(2)),
-       crash, 2, Action::kRestart, seconds(8)},
+      {"on_failure with delay: doubles",
+       with_policy(K::kOnFailure, P::kRestart, std::nullopt, seconds(2)), crash, 2,
+       Action::kRestart, seconds(8)},
   };
   SupervisionConfig config;
   for (const auto& row : rows) {
@@ -108,9 +108,9 @@ TEST(DecideRestart, Table) {
 }
 
 TEST(DecideRestart, ReasonNamesTheExitAndTheRule) {
-  auto decision = decide_restart(with_policy(spec::RestartPolicyKind::kOnFailure,
-                                             spec::PanicAction::kRestart, 2),
-                                 Failure{ExitStatus::exited(3), {}}, 2, SupervisionConfig{});
+  auto decision = decide_restart(
+      with_policy(spec::RestartPolicyKind::kOnFailure, spec::PanicAction::kRestart, 2),
+      Failure{ExitStatus::exited(3), {}}, 2, SupervisionConfig{});
   EXPECT_EQ(decision.reason, "exit code 3; restart policy on_failure: gave up after 2 restarts");
 }
 

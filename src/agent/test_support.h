@@ -105,8 +105,7 @@ class Harness {
       if (s.image.name.rfind("wasm/", 0) == 0) return RuntimeBinding{&wasm, "wasm"};
       return RuntimeBinding{&runtime, "linux"};
     };
-    options.build_config = [](const std::string&, const std::string&,
-                              const spec::ServiceSpec& s,
+    options.build_config = [](const std::string&, const std::string&, const spec::ServiceSpec& s,
                               const ContainerId&) -> Result<runtime::ContainerConfig> {
       runtime::ContainerConfig built;
       built.image_ref = s.image.name;
