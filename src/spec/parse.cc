@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <type_traits>
 
@@ -55,6 +56,19 @@ struct Context {
   // Paths whose value could not be read: value rules and cross-field checks say nothing
   // under them (the reader's error already does), so one mistake gives one message.
   std::vector<std::string> broken;
+  // Line of every value read, by path, so later checks can point into the file too.
+  std::map<std::string, int> lines;
+
+  // The line of `path`, or of its nearest ancestor that has one; 0 if none.
+  [[nodiscard]] int line_for(std::string path) const {
+    while (!path.empty()) {
+      if (auto it = lines.find(path); it != lines.end()) return it->second;
+      auto cut = path.find_last_of(".[");
+      if (cut == std::string::npos) break;
+      path.resize(cut);
+    }
+    return 0;
+  }
 
   void error(const YAML::Node& node, std::string path, std::string message) {
     broken.push_back(path);
@@ -223,6 +237,7 @@ class FieldReader {
       }
       return;
     }
+    c_.lines[child(used)] = Context::line_of(value);
     read_value(c_, value, child(used), out);
   }
 
@@ -311,7 +326,9 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p, std::vect
   out.clear();
   for (std::size_t i = 0; i < n.size(); ++i) {
     T value{};
-    read_value(c, n[i], fmt::format("{}[{}]", p, i), value);
+    std::string path = fmt::format("{}[{}]", p, i);
+    c.lines[path] = Context::line_of(n[i]);
+    read_value(c, n[i], path, value);
     out.push_back(std::move(value));
   }
 }
@@ -327,7 +344,9 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p,
   for (const auto& entry : n) {
     std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
     T value{};
-    read_value(c, entry.second, fmt::format("{}.{}", p, key), value);
+    std::string path = fmt::format("{}.{}", p, key);
+    c.lines[path] = Context::line_of(entry.first);
+    read_value(c, entry.second, path, value);
     out.emplace(key, std::move(value));
   }
 }
@@ -1317,9 +1336,14 @@ SpecReport check_spec(std::string_view yaml) {
     detail::check_values(spec, later, warnings);
     for (auto& problem : validate_spec(spec)) later.push_back(std::move(problem));
     for (auto& problem : later) {
-      if (!context.under_broken(problem.path)) context.errors.push_back(std::move(problem));
+      if (context.under_broken(problem.path)) continue;
+      problem.line = context.line_for(problem.path);
+      context.errors.push_back(std::move(problem));
     }
-    for (auto& warning : warnings) context.warnings.push_back(std::move(warning));
+    for (auto& warning : warnings) {
+      warning.line = context.line_for(warning.path);
+      context.warnings.push_back(std::move(warning));
+    }
   }
   report.errors = std::move(context.errors);
   report.warnings = std::move(context.warnings);
