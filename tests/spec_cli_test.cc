@@ -59,18 +59,21 @@ services:
   EXPECT_NE(result.out.find("deployment demo: 4 services, start order:"), std::string::npos)
       << result.out;
   // web before worker; fn and nightly have no order and sort by name.
-  auto web = result.out.find("web                  service  2         container  http http :8080->80 public");
+  auto web = result.out.find(
+      "web                  service  2         container  http http :8080->80 public");
   auto worker = result.out.find("worker               service  1         container  -");
   ASSERT_NE(web, std::string::npos) << result.out;
   ASSERT_NE(worker, std::string::npos) << result.out;
   EXPECT_LT(web, worker);
   EXPECT_NE(result.out.find("fn                   service  1         wasm"), std::string::npos);
-  EXPECT_NE(result.out.find("nightly: cron \"0 0 3 * * *\" — validated; cron jobs are not run by deploy yet"),
+  EXPECT_NE(result.out.find(
+                "nightly: cron \"0 0 3 * * *\" — validated; cron jobs are not run by deploy yet"),
             std::string::npos);
   EXPECT_NE(result.out.find("worker: waits for web to be healthy (timeout 30s, then fail)"),
             std::string::npos);
-  EXPECT_NE(result.err.find(":18: warning: services.nightly.node_selector: only meaningful in a cluster"),
-            std::string::npos)
+  EXPECT_NE(
+      result.err.find(":18: warning: services.nightly.node_selector: only meaningful in a cluster"),
+      std::string::npos)
       << result.err;
 }
 
@@ -94,10 +97,12 @@ services:
   EXPECT_EQ(result.out, "");
   std::string file = path.string();
   EXPECT_EQ(result.err,
-            file + ":13: error: services.db.health.start_grace: \"soon\" is not a duration like "
-                   "30s, 1m30s or 500ms\n" +
-                file + ":7: error: services.api.resources.memory: \"512MB\" is not a quantity "
-                       "like 512Mi\n" +
+            file +
+                ":13: error: services.db.health.start_grace: \"soon\" is not a duration like "
+                "30s, 1m30s or 500ms\n" +
+                file +
+                ":7: error: services.api.resources.memory: \"512MB\" is not a quantity "
+                "like 512Mi\n" +
                 file + ":9: error: services.api.endpoints[0].port: 0 is not a port (1-65535)\n" +
                 file + ":8: error: services.api.depends: dependency cycle api -> db -> api\n" +
                 "zlayer-agent: " + file +
@@ -111,7 +116,9 @@ services:
 
 TEST_F(SpecCliTest, SecretsSetListRemove) {
   EXPECT_EQ(agent({"secret", "set", "--deployment", "demo", "api-key"}, "s3cret\n").exit_code, 0);
-  EXPECT_EQ(agent({"secret", "set", "--deployment", "demo", "--service", "web", "token"}, "t").exit_code, 0);
+  EXPECT_EQ(
+      agent({"secret", "set", "--deployment", "demo", "--service", "web", "token"}, "t").exit_code,
+      0);
   EXPECT_EQ(agent({"secret", "set", "shared"}, "g").exit_code, 0);
   auto stored = read_file(dir_.paths().root_dir / "secrets/deployments/demo/values/api-key");
   ASSERT_TRUE(stored);
@@ -119,11 +126,10 @@ TEST_F(SpecCliTest, SecretsSetListRemove) {
 
   auto json = agent({"secret", "ls", "--format", "json"});
   EXPECT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_EQ(json.out,
-            R"([{"deployment":null,"name":"shared","service":null},)"
-            R"({"deployment":"demo","name":"api-key","service":null},)"
-            R"({"deployment":"demo","name":"token","service":"web"}])"
-            "\n");
+  EXPECT_EQ(json.out, R"([{"deployment":null,"name":"shared","service":null},)"
+                      R"({"deployment":"demo","name":"api-key","service":null},)"
+                      R"({"deployment":"demo","name":"token","service":"web"}])"
+                      "\n");
   auto table = agent({"secret", "ls"});
   EXPECT_EQ(table.out.find("s3cret"), std::string::npos);
 

@@ -83,7 +83,8 @@ std::optional<spec::DeploymentSpec> load_checked(const std::string& file) {
   print_diagnostics(file, report.warnings, "warning");
   if (!report.ok()) {
     print_diagnostics(file, report.errors, "error");
-    std::fprintf(stderr, "zlayer-agent: %s: invalid deployment spec (%zu problem%s); nothing started\n",
+    std::fprintf(stderr,
+                 "zlayer-agent: %s: invalid deployment spec (%zu problem%s); nothing started\n",
                  file.c_str(), report.errors.size(), report.errors.size() == 1 ? "" : "s");
     return std::nullopt;
   }
@@ -110,7 +111,8 @@ int run_deploy(const DeployArgs& args) {
 }  // namespace
 
 void register_deploy_commands(CLI::App& app, Commands& commands) {
-  auto* cmd = app.add_subcommand("deploy", "Deploy a spec file (--dry-run: validate and print the plan)");
+  auto* cmd =
+      app.add_subcommand("deploy", "Deploy a spec file (--dry-run: validate and print the plan)");
   auto args = std::make_shared<DeployArgs>();
   cmd->add_flag("--dry-run", args->dry_run, "validate and print the plan; start nothing");
   cmd->add_option("FILE", args->file, "deployment spec (YAML)")->required();

@@ -54,11 +54,12 @@ int list_secrets(const ScopeArgs& args, const std::string& format) {
   if (format == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& e : *entries) {
-      out.push_back({{"name", e.name},
-                     {"deployment", e.scope.deployment.empty() ? nlohmann::json(nullptr)
-                                                               : nlohmann::json(e.scope.deployment)},
-                     {"service", e.scope.service.empty() ? nlohmann::json(nullptr)
-                                                         : nlohmann::json(e.scope.service)}});
+      out.push_back(
+          {{"name", e.name},
+           {"deployment", e.scope.deployment.empty() ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(e.scope.deployment)},
+           {"service",
+            e.scope.service.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.scope.service)}});
     }
     std::printf("%s\n", out.dump().c_str());
     return 0;
@@ -90,7 +91,8 @@ void register_secret_commands(CLI::App& app, Commands& commands) {
   auto* secret = app.add_subcommand("secret", "Manage secrets read by $S: env references");
   secret->require_subcommand(1);
   {
-    auto* cmd = secret->add_subcommand("set", "Create or replace a secret; the value is read from stdin");
+    auto* cmd =
+        secret->add_subcommand("set", "Create or replace a secret; the value is read from stdin");
     auto args = std::make_shared<ScopeArgs>();
     auto name = std::make_shared<std::string>();
     add_scope_options(cmd, *args);
@@ -102,8 +104,10 @@ void register_secret_commands(CLI::App& app, Commands& commands) {
     auto args = std::make_shared<ScopeArgs>();
     auto format = std::make_shared<std::string>();
     add_scope_options(cmd, *args);
-    cmd->add_option("--format", *format, "json: one JSON array")->check(CLI::IsMember({"", "json"}));
-    cmd->callback([=, &commands] { commands.selected = [=] { return list_secrets(*args, *format); }; });
+    cmd->add_option("--format", *format, "json: one JSON array")
+        ->check(CLI::IsMember({"", "json"}));
+    cmd->callback(
+        [=, &commands] { commands.selected = [=] { return list_secrets(*args, *format); }; });
   }
   {
     auto* cmd = secret->add_subcommand("rm", "Remove secrets");
@@ -111,7 +115,8 @@ void register_secret_commands(CLI::App& app, Commands& commands) {
     auto names = std::make_shared<std::vector<std::string>>();
     add_scope_options(cmd, *args);
     cmd->add_option("NAME", *names, "secret names")->required();
-    cmd->callback([=, &commands] { commands.selected = [=] { return remove_secrets(*args, *names); }; });
+    cmd->callback(
+        [=, &commands] { commands.selected = [=] { return remove_secrets(*args, *names); }; });
   }
 }
 
