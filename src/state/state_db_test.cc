@@ -39,8 +39,9 @@ TEST(StateDb, MigratesAVersion1DatabaseKeepingItsRows) {
     // Turn it back into what a version-1 agent left behind.
     ASSERT_TRUE(db->exec("DROP TABLE replicas"));
     ASSERT_TRUE(db->exec("PRAGMA user_version=1"));
-    ASSERT_TRUE(db->exec("INSERT INTO services (deployment, name, desired_replicas) VALUES "
-                         "('demo', 'web', 2)"));
+    ASSERT_TRUE(
+        db->exec("INSERT INTO services (deployment, name, desired_replicas) VALUES "
+                 "('demo', 'web', 2)"));
   }
   auto db = StateDb::open(path);
   ASSERT_TRUE(db) << db.error().message;
