@@ -76,7 +76,7 @@ void print_plan(const spec::DeploymentPlan& plan) {
 std::optional<spec::DeploymentSpec> load_checked(const std::string& file) {
   auto text = read_file(file);
   if (!text) {
-    std::fprintf(stderr, "zlayer-agent: %s\n", text.error().message.c_str());
+    fail(text.error());
     return std::nullopt;
   }
   spec::SpecReport report = spec::check_spec(*text);
@@ -95,10 +95,7 @@ int run_deploy(const DeployArgs& args) {
   auto spec = load_checked(args.file);
   if (!spec) return 1;
   auto plan = spec::plan_deployment(*spec);
-  if (!plan) {
-    std::fprintf(stderr, "zlayer-agent: %s\n", plan.error().message.c_str());
-    return 1;
-  }
+  if (!plan) return fail(plan.error());
   if (args.dry_run) {
     print_plan(*plan);
     return 0;

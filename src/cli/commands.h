@@ -7,6 +7,8 @@
 #include <functional>
 #include <string_view>
 
+#include "core/error.h"
+
 namespace zlayer::cli {
 
 inline constexpr std::string_view kVersion = "0.1.0";
@@ -17,6 +19,9 @@ struct Commands {
 };
 
 void register_commands(CLI::App& app, Commands& commands);
+
+// Prints "zlayer-agent: <message>" on stderr and returns exit code 1 (a failed command).
+int fail(const Error& e);
 
 // One registration function per cmd_<verb>.cc.
 void register_version(CLI::App& app, Commands& commands);
