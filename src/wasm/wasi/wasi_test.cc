@@ -1,0 +1,1 @@
+#include "wasm/wasi/wasi.h"
