@@ -11,7 +11,9 @@
 #include <random>
 #include <thread>
 
+#include "cli/cmd_run_wasm.h"
 #include "cli/commands.h"
+#include "cli/run_support.h"
 #include "core/paths.h"
 #include "image/image_service.h"
 #include "runtime/linux/linux_runtime.h"
@@ -22,41 +24,9 @@ namespace {
 using runtime::linux::LinuxConfig;
 using runtime::linux::LinuxRuntime;
 
-// Docker's exit code when the agent itself fails before the container runs.
-constexpr int kAgentFailed = 125;
-
 int fail_run(const Error& e) {
   std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
   return kAgentFailed;
-}
-
-// "1048576", "64m", "64M", "64Mi", "1g", "512k" (binary units, as Docker's --memory).
-Result<std::uint64_t> parse_bytes(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  std::string suffix(text.substr(digits));
-  for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (digits == 0 || digits > 15) {
-    return errorf(Errc::kInvalidArgument, "--memory: \"{}\" is not a size like 64m or 1048576",
-                  text);
-  }
-  std::uint64_t value = std::stoull(std::string(text.substr(0, digits)));
-  if (suffix.empty() || suffix == "b") return value;
-  if (suffix == "k" || suffix == "kb" || suffix == "ki") return value << 10;
-  if (suffix == "m" || suffix == "mb" || suffix == "mi") return value << 20;
-  if (suffix == "g" || suffix == "gb" || suffix == "gi") return value << 30;
-  return errorf(Errc::kInvalidArgument, "--memory: unknown unit \"{}\" in \"{}\" (b, k, m, g)",
-                suffix, text);
-}
-
-Result<ContainerId> container_id_for(const std::string& name) {
-  if (!name.empty()) {
-    if (name.find("-rep-") != std::string::npos) return ContainerId::parse(name);
-    ZLAYER_CHECK(ContainerId::validate_service_name(name));
-    return ContainerId{name, 1};
-  }
-  std::random_device random;
-  return ContainerId{fmt::format("run-{:08x}", random()), 1};
 }
 
 LinuxConfig linux_config() {
@@ -100,6 +70,11 @@ int run_container(const RunArgs& args) {
   if (args.rest.empty()) {
     std::fprintf(stderr, "zlayer-agent: run needs an IMAGE\n");
     return 2;
+  }
+  // WebAssembly modules and artifacts go to the wasm backend (cmd_run_wasm.cc).
+  if (auto code = run_wasm_if_wasm({args.remove, args.detach, args.name, args.env, args.memory,
+                                    args.rest})) {
+    return *code;
   }
   if (args.detach && args.remove) {
     std::fprintf(stderr,
@@ -204,11 +179,19 @@ Result<Backend> open_backend() {
   return Backend{std::move(images), std::move(runtime)};
 }
 
-// Runs `body` on the container named `name` (NAME or NAME-rep-N); exit 1 on its error.
+// Runs `body` on the container named `name` (NAME or NAME-rep-N) with the backend state.db
+// records for it; exit 1 on its error.
 int with_container(const std::string& name,
-                   const std::function<Status(LinuxRuntime&, const ContainerId&)>& body) {
+                   const std::function<Status(runtime::Runtime&, const ContainerId&)>& body) {
   auto id = container_id_for(name);
   if (!id) return fail(id.error());
+  if (is_wasm_container(name)) {
+    auto wasm = open_wasm_runtime();
+    if (!wasm) return fail(wasm.error());
+    auto done = body(**wasm, *id);
+    if (!done) return fail(done.error());
+    return 0;
+  }
   auto backend = open_backend();
   if (!backend) return fail(backend.error());
   auto done = body(*backend->runtime, *id);
@@ -231,6 +214,7 @@ int list_containers(bool all) {
     if (!all && !running) continue;
     std::printf("%-40s %s\n", id.str().c_str(), status.c_str());
   }
+  print_wasm_containers(all);
   return 0;
 }
 
@@ -268,7 +252,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("CONTAINER", *name, "container name")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
           return rt.stop_container(id, std::chrono::seconds(*seconds));
         });
       };
@@ -282,7 +266,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("CONTAINER", *name, "container name")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
           ZLAYER_TRY(state, rt.container_state(id));
           if (!*force && !state.is_finished() &&
               state.phase != runtime::ContainerState::Phase::kCreated) {
@@ -305,7 +289,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("CONTAINER", *name, "container name")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
           return rt.container_logs(id, *options, [](const runtime::LogEntry& e) -> Status {
             std::FILE* out = e.is_stderr ? stderr : stdout;
             std::fwrite(e.text.data(), 1, e.text.size(), out);
@@ -331,7 +315,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
         }
         int code = 0;
         int status =
-            with_container(rest->front(), [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+            with_container(rest->front(), [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
               runtime::ExecOptions options;
               options.command.assign(rest->begin() + 1, rest->end());
               ZLAYER_TRY(result, rt.exec(id, options));

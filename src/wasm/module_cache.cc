@@ -36,7 +36,7 @@ Result<std::shared_ptr<const Module>> ModuleCache::get(
                     digest.str());
     }
     // Refuse a component before anything is stored: the preamble says what it is.
-    if (fetched.rfind("\0asm", 0) == 0) ZLAYER_CHECK(image::check_wasm_preamble(fetched, name));
+    if (fetched.rfind(std::string_view("\0asm", 4), 0) == 0) ZLAYER_CHECK(image::check_wasm_preamble(fetched, name));
     ZLAYER_CHECK(make_dirs(path.parent_path()));
     ZLAYER_CHECK(atomic_write_file(path, fetched));
     bytes = std::move(fetched);

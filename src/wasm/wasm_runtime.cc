@@ -1,8 +1,10 @@
 #include "wasm/wasm_runtime.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -47,6 +49,15 @@ std::optional<Owner> read_owner(const fs::path& dir) {
   auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) return std::nullopt;
   return Owner{json.value("pid", 0), json.value("start_time", std::uint64_t{0})};
+}
+
+Status write_owner(const fs::path& path, std::string_view text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return sys_error(fmt::format("creating {}", path.string()), errno);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return sys_error(fmt::format("writing {}", path.string()), errno);
+  }
+  return {};
 }
 
 bool owner_alive(const Owner& owner) {
@@ -385,7 +396,9 @@ Status WasmRuntime::create_container(const ContainerId& id,
       }
     }
     nlohmann::json owner{{"pid", self_owner().pid}, {"start_time", self_owner().start_time}};
-    ZLAYER_CHECK(atomic_write_file(dir / "owner.json", owner.dump()));
+    // Not fsynced: after a machine crash every owner is dead anyway, and a missing or torn file
+    // reads as a dead owner — which is then true.
+    ZLAYER_CHECK(write_owner(dir / "owner.json", owner.dump()));
     ZLAYER_TRY(inserted,
                db_exec("INSERT INTO containers (id, deployment, service, replica, backend, image, "
                        "bundle, monitor_pid, status, created_at) VALUES (?1, '', ?2, ?3, 'wasm', "
