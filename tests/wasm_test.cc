@@ -32,7 +32,7 @@ using testing::ArtifactBlob;
 using testing::ArtifactManifest;
 using testing::RegistryFixture;
 
-constexpr std::string_view kHelloC = R"(#include <stdio.h>
+constexpr std::string_view kHelloC = R"c(#include <stdio.h>
 #include <stdlib.h>
 int main(int argc, char** argv) {
   printf("hello from wasm:");
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   fprintf(stderr, "greeting=%s\n", greeting ? greeting : "(none)");
   return argc;
 }
-)";
+)c";
 
 constexpr std::string_view kSpinWat = R"((module (func (export "_start") (loop $l (br $l)))))";
 
