@@ -1,4 +1,4 @@
-// The module cache of the WASM backend: module bytes on disk by digest under
+// The module cache of the WASM backend: module bytes of artifacts on disk by digest under
 // $ZLAYER_WASM_CACHE_DIR (runtime WasmConfig cache_dir) — `<dir>/sha256/<hex>.wasm`, written
 // atomically (temp, fsync, rename) so a crash never leaves half a module — and, within one
 // process, decoded + validated + instrumented modules by (digest, check interval), so a second
@@ -38,13 +38,27 @@ class ModuleCache {
       const image::Digest& digest, std::uint64_t check_interval, const std::string& name,
       const std::function<Result<std::string>()>& fetch);
 
-  // How many times get() decoded a module (load_module) in this object — for tests and stats.
+  // A local module file (.wasm or .wat): decoded once per process for each (path, device, inode,
+  // size, mtime, check_interval) — an edited file is decoded again — and not copied to the disk
+  // cache: it is on disk already, and hashing it for a digest would cost more than it saves.
+  // Errors: kNotFound / errno-mapped naming the file, load_module's, kUnsupported (a component).
+  Result<std::shared_ptr<const Module>> get_file(const std::filesystem::path& path,
+                                                 std::uint64_t check_interval,
+                                                 const std::string& name);
+
+  // How many times get()/get_file() decoded a module (load_module) in this object — for tests and stats.
   [[nodiscard]] std::uint64_t loads() const;
 
  private:
   std::filesystem::path dir_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const Module>> modules_;  // "<digest>/<interval>"
+  // Decodes `bytes` and remembers the module under `key` (the first of two racing decodes wins).
+  Result<std::shared_ptr<const Module>> load(const std::string& key, const std::string& bytes,
+                                             std::uint64_t check_interval,
+                                             const std::string& name);
+
+  // "<digest>/<interval>" or "file:<path>:<dev>:<ino>:<size>:<mtime ns>/<interval>"
+  std::map<std::string, std::shared_ptr<const Module>> modules_;
   std::uint64_t loads_ = 0;
 };
 

@@ -93,6 +93,7 @@ ContainerState failed_state(std::string reason) {
 }  // namespace
 
 struct WasmRuntime::ModuleSource {
+  std::optional<fs::path> file;  // a module file (local, or in an unpacked image); else by digest
   image::Digest digest;
   std::string name;  // for messages
   std::function<Result<std::string>()> fetch;
@@ -225,11 +226,9 @@ Result<WasmRuntime::ModuleSource> WasmRuntime::module_source(
   const std::string& ref = config.image_ref;
   ModuleSource source;
   if (is_local_module(ref)) {
-    ZLAYER_TRY(bytes, read_file(ref));
-    source.digest = image::sha256_of(bytes);
+    source.file = fs::path(ref);
     source.name = ref;
     source.argv0 = module_name(ref, true);
-    source.fetch = [bytes = std::move(bytes)]() -> Result<std::string> { return bytes; };
     return source;
   }
   if (images_ == nullptr) {
@@ -263,10 +262,9 @@ Result<WasmRuntime::ModuleSource> WasmRuntime::module_source(
   ZLAYER_TRY(dirs, images_->layer_dirs(details));
   for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
     fs::path candidate = *it / fs::path(entry.front()).relative_path();
-    if (auto bytes = read_file(candidate)) {
-      source.digest = image::sha256_of(*bytes);
+    if (fs::is_regular_file(candidate)) {
+      source.file = candidate;
       source.argv0 = fs::path(entry.front()).filename().string();
-      source.fetch = [bytes = std::move(*bytes)]() -> Result<std::string> { return bytes; };
       return source;
     }
   }
@@ -286,7 +284,9 @@ Status WasmRuntime::create_container(const ContainerId& id,
   }
   ZLAYER_TRY(source, module_source(config));
   const std::uint64_t interval = config.wasm.epoch_deadline.value_or(config_.check_interval);
-  ZLAYER_TRY(module, cache_.get(source.digest, interval, source.name, source.fetch));
+  ZLAYER_TRY(module, source.file
+                         ? cache_.get_file(*source.file, interval, source.name)
+                         : cache_.get(source.digest, interval, source.name, source.fetch));
 
   // Entry: a command's _start, else main (a reactor's _initialize runs first, at create).
   bool has_start = false, has_main = false, has_initialize = false;
