@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   docker-registry busybox-static skopeo umoci apache2-utils openssl ca-certificates
   hyperfine time python3 iproute2 util-linux curl
+  # WebAssembly: the engine's interpreter (headers, libwabt.a) and the benchmark's peer wasm-interp
+  wabt
   # OCI runtimes and the default seccomp profile (/usr/share/containers/seccomp.json)
   crun runc golang-github-containers-common
   # container networking: CNI plugins (bridge, host-local, portmap) and the iptables they call

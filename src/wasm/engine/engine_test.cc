@@ -17,12 +17,21 @@ namespace {
 using Kind = RunOutcome::Kind;
 using namespace std::chrono_literals;
 
+// Every test runs once per preemption mode (engine.h): sliced and instrumented.
+Preemption g_mode = Preemption::kSliced;
+
+class WasmEngine : public ::testing::TestWithParam<Preemption> {
+ protected:
+  void SetUp() override { g_mode = GetParam(); }
+};
+
 std::vector<std::uint8_t> bytes_of(std::string_view text) { return {text.begin(), text.end()}; }
 
 std::shared_ptr<const Module> load(std::string_view wat, std::uint64_t check_interval = 0) {
   LoadOptions options;
   options.name = "test.wat";
   options.check_interval = check_interval;
+  options.preemption = g_mode;
   auto module = load_module(bytes_of(wat), options);
   EXPECT_TRUE(module.has_value()) << (module ? "" : module.error().message);
   return module ? *module : nullptr;
@@ -54,7 +63,7 @@ constexpr std::string_view kSpin = R"((module
   (func (export "spin") (loop $l (br $l))))
 )";
 
-TEST(WasmEngine, ReturnsResultsOfEveryNumericType) {
+TEST_P(WasmEngine, ReturnsResultsOfEveryNumericType) {
   auto instance = make(R"((module
     (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
     (func (export "mul64") (param i64 i64) (result i64) (i64.mul (local.get 0) (local.get 1)))
@@ -81,7 +90,7 @@ TEST(WasmEngine, ReturnsResultsOfEveryNumericType) {
   EXPECT_EQ(f, 1.5f);
 }
 
-TEST(WasmEngine, RunErrorsForUnknownExportAndWrongArguments) {
+TEST_P(WasmEngine, RunErrorsForUnknownExportAndWrongArguments) {
   auto instance = make(R"((module (func (export "f") (param i32))))");
   ASSERT_NE(instance, nullptr);
   auto missing = instance->run("nope", {});
@@ -93,7 +102,7 @@ TEST(WasmEngine, RunErrorsForUnknownExportAndWrongArguments) {
   EXPECT_EQ(wrong.error().code, Errc::kInvalidArgument);
 }
 
-TEST(WasmEngine, TrapsCarryWabtsMessage) {
+TEST_P(WasmEngine, TrapsCarryWabtsMessage) {
   auto instance = make(R"((module (memory 1)
     (func (export "unreachable") unreachable)
     (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
@@ -112,7 +121,7 @@ TEST(WasmEngine, TrapsCarryWabtsMessage) {
   EXPECT_EQ(run(*instance, "div", {1}).results.at(0), 1u);
 }
 
-TEST(WasmEngine, ProcExitFromNestedCallsEndsTheRunWithItsCode) {
+TEST_P(WasmEngine, ProcExitFromNestedCallsEndsTheRunWithItsCode) {
   auto instance = make(R"((module
     (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
     (func $c (param i32) (local.get 0) (call $exit) unreachable)
@@ -126,7 +135,7 @@ TEST(WasmEngine, ProcExitFromNestedCallsEndsTheRunWithItsCode) {
   EXPECT_EQ(out.exit_code, 7u);
 }
 
-TEST(WasmEngine, HostFunctionsSeeGuestMemoryBoundsCheckedAndMayTrap) {
+TEST_P(WasmEngine, HostFunctionsSeeGuestMemoryBoundsCheckedAndMayTrap) {
   std::string seen;
   bool oob_rejected = false;
   HostImport print{"env", "print", FuncSig{{ValType::kI32, ValType::kI32}, {ValType::kI32}},
@@ -155,7 +164,7 @@ TEST(WasmEngine, HostFunctionsSeeGuestMemoryBoundsCheckedAndMayTrap) {
   EXPECT_EQ(bad.message, "bad pointer");
 }
 
-TEST(WasmEngine, RequestStopFromAnotherThreadEndsATightLoop) {
+TEST_P(WasmEngine, RequestStopFromAnotherThreadEndsATightLoop) {
   auto instance = make(kSpin);
   ASSERT_NE(instance, nullptr);
   auto result = std::async(std::launch::async, [&] { return instance->run("spin", {}); });
@@ -169,7 +178,7 @@ TEST(WasmEngine, RequestStopFromAnotherThreadEndsATightLoop) {
   EXPECT_GT(instance->stats().cpu_time.count(), 0);
 }
 
-TEST(WasmEngine, StopBeforeRunEndsTheNextRunOnly) {
+TEST_P(WasmEngine, StopBeforeRunEndsTheNextRunOnly) {
   auto instance = make(R"((module (func (export "f") (result i32) (i32.const 1))))");
   ASSERT_NE(instance, nullptr);
   instance->request_stop();
@@ -177,7 +186,7 @@ TEST(WasmEngine, StopBeforeRunEndsTheNextRunOnly) {
   EXPECT_EQ(run(*instance, "f").kind, Kind::kReturned);
 }
 
-TEST(WasmEngine, TimeLimitEndsATightLoop) {
+TEST_P(WasmEngine, TimeLimitEndsATightLoop) {
   InstanceLimits limits;
   limits.max_execution_time = 100ms;
   auto instance = make(kSpin, limits);
@@ -189,7 +198,7 @@ TEST(WasmEngine, TimeLimitEndsATightLoop) {
   EXPECT_EQ(out->kind, Kind::kTimeout);
 }
 
-TEST(WasmEngine, InstructionBudgetEndsTheRunWithOutOfFuel) {
+TEST_P(WasmEngine, InstructionBudgetEndsTheRunWithOutOfFuel) {
   constexpr std::string_view kCount = R"((module
     (func (export "count") (param i32) (result i32) (local i32)
       (block $done (loop $l
@@ -214,7 +223,7 @@ TEST(WasmEngine, InstructionBudgetEndsTheRunWithOutOfFuel) {
   EXPECT_LT(instance->stats().instructions, 1'000'100u);
 }
 
-TEST(WasmEngine, MemoryGrowPastTheCapReturnsMinusOne) {
+TEST_P(WasmEngine, MemoryGrowPastTheCapReturnsMinusOne) {
   constexpr std::string_view kGrow = R"((module (memory 1)
     (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))))";
   InstanceLimits limits;
@@ -232,7 +241,7 @@ TEST(WasmEngine, MemoryGrowPastTheCapReturnsMinusOne) {
   EXPECT_EQ(refused.error().code, Errc::kResourceExhausted);
 }
 
-TEST(WasmEngine, DeepRecursionTrapsAndTheInstanceSurvives) {
+TEST_P(WasmEngine, DeepRecursionTrapsAndTheInstanceSurvives) {
   auto instance = make(R"((module
     (func $down (export "down") (param i32) (result i32)
       (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
@@ -248,7 +257,28 @@ TEST(WasmEngine, DeepRecursionTrapsAndTheInstanceSurvives) {
   EXPECT_EQ(fine.results.at(0), 500u);
 }
 
-TEST(WasmEngine, StartFunctionRunsAtInstantiateAndItsTrapIsAnError) {
+TEST_P(WasmEngine, CallDepthLimitIsTheConfiguredOne) {
+  constexpr std::string_view kDown = R"((module
+    (func $down (export "down") (param i32) (result i32)
+      (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+        (else (i32.add (i32.const 1) (call $down (i32.sub (local.get 0) (i32.const 1)))))))))";
+  InstanceLimits limits;
+  limits.max_call_depth = 100;
+  auto shallow = make(kDown, limits);
+  ASSERT_NE(shallow, nullptr);
+  EXPECT_EQ(run(*shallow, "down", {90}).kind, Kind::kReturned);
+  auto out = run(*shallow, "down", {150});
+  EXPECT_EQ(out.kind, Kind::kTrapped);
+  EXPECT_EQ(out.message, "call stack exhausted");
+  // The default (10000) goes beyond wabt's own 1638 frames.
+  auto deep = make(kDown);
+  ASSERT_NE(deep, nullptr);
+  auto fine = run(*deep, "down", {5000});
+  EXPECT_EQ(fine.kind, Kind::kReturned) << fine.message;
+  EXPECT_EQ(fine.results.at(0), 5000u);
+}
+
+TEST_P(WasmEngine, StartFunctionRunsAtInstantiateAndItsTrapIsAnError) {
   auto instance = make(R"((module (global $g (mut i32) (i32.const 0))
     (func $init (global.set $g (i32.const 42))) (start $init)
     (func (export "get") (result i32) (global.get $g))))");
@@ -262,7 +292,7 @@ TEST(WasmEngine, StartFunctionRunsAtInstantiateAndItsTrapIsAnError) {
   EXPECT_NE(failed.error().message.find("unreachable"), std::string::npos) << failed.error().message;
 }
 
-TEST(WasmEngine, ImportsMustResolveWithTheRightSignature) {
+TEST_P(WasmEngine, ImportsMustResolveWithTheRightSignature) {
   constexpr std::string_view kImports = R"((module
     (import "env" "foo" (func (param i32) (result i64)))
     (import "env" "bar" (func))
@@ -315,9 +345,10 @@ std::vector<std::uint8_t> two_function_binary(bool valid) {
   return b;
 }
 
-TEST(WasmEngine, BadModulesAreErrorsNamingWhatIsWrong) {
+TEST_P(WasmEngine, BadModulesAreErrorsNamingWhatIsWrong) {
   LoadOptions options;
   options.name = "prog.wasm";
+  options.preemption = g_mode;
   auto good = load_module(two_function_binary(true), options);
   ASSERT_TRUE(good.has_value()) << good.error().message;
   auto instance = instantiate(*good, {}, {});
@@ -350,9 +381,10 @@ TEST(WasmEngine, BadModulesAreErrorsNamingWhatIsWrong) {
   }
 }
 
-TEST(WasmEngine, TruncatedAndCorruptedBinariesNeverCrash) {
+TEST_P(WasmEngine, TruncatedAndCorruptedBinariesNeverCrash) {
   LoadOptions options;
   options.name = "fuzz.wasm";
+  options.preemption = g_mode;
   const auto base = two_function_binary(true);
   for (std::size_t len = 0; len < base.size(); ++len) {
     auto r = load_module(std::vector<std::uint8_t>(base.begin(), base.begin() + len), options);
@@ -373,7 +405,7 @@ TEST(WasmEngine, TruncatedAndCorruptedBinariesNeverCrash) {
   }
 }
 
-TEST(WasmEngine, HundredInstancesOfOneModuleRunAtOnce) {
+TEST_P(WasmEngine, HundredInstancesOfOneModuleRunAtOnce) {
   auto module = load(R"((module (memory 1)
     (func (export "sum") (param i32) (result i64) (local i64)
       (block $done (loop $l
@@ -409,6 +441,41 @@ TEST(WasmEngine, HundredInstancesOfOneModuleRunAtOnce) {
     EXPECT_EQ(sums[i], n * (n + 1) / 2) << "instance " << i;
   }
 }
+
+TEST_P(WasmEngine, StartFunctionIsBoundByTheTimeLimit) {
+  auto module = load(R"((module (func $spin (loop $l (br $l))) (start $spin)))");
+  ASSERT_NE(module, nullptr);
+  InstanceLimits limits;
+  limits.max_execution_time = 100ms;
+  auto result = std::async(std::launch::async, [&] { return instantiate(module, {}, limits); });
+  ASSERT_EQ(result.wait_for(60s), std::future_status::ready) << "the start function was not stopped";
+  auto instance = result.get();
+  ASSERT_FALSE(instance.has_value());
+  EXPECT_EQ(instance.error().code, Errc::kFailedPrecondition);
+  EXPECT_NE(instance.error().message.find("execution time limit"), std::string::npos)
+      << instance.error().message;
+}
+
+TEST_P(WasmEngine, HostCallsInTheStartFunctionSeeMemory) {
+  std::string seen;
+  HostImport peek{"env", "peek", FuncSig{{ValType::kI32}, {}},
+                  [&](GuestMemory& memory, const RawValue* args, RawValue*) -> std::optional<HostAbort> {
+                    if (const std::uint8_t* p = memory.range(args[0], 2)) seen.assign(p, p + 2);
+                    return std::nullopt;
+                  }};
+  auto instance = make(R"((module (import "env" "peek" (func $peek (param i32)))
+    (memory 1) (data (i32.const 8) "ok")
+    (func $init (call $peek (i32.const 8))) (start $init)))",
+                       {}, {peek});
+  ASSERT_NE(instance, nullptr);
+  EXPECT_EQ(seen, "ok");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, WasmEngine,
+                         ::testing::Values(Preemption::kSliced, Preemption::kInstrumented),
+                         [](const ::testing::TestParamInfo<Preemption>& param) {
+                           return param.param == Preemption::kSliced ? "Sliced" : "Instrumented";
+                         });
 
 }  // namespace
 }  // namespace zlayer::wasm

@@ -1,11 +1,15 @@
 // The interpreter tier of engine.h on wabt 1.0.32 (C++17 translation unit; see CMakeLists.txt).
 //
-// load_module: decode (binary or WAT) → validate → instrument (instrument.h) → re-validate →
+// load_module: decode (binary or WAT) → validate → [instrument (instrument.h) → re-validate] →
 // encode → ReadBinaryInterp into an interp::ModuleDesc, kept in the immutable ModuleImpl.
 // instantiate: one interp::Store per instance (a Store is single-threaded), a copy of the
 // ModuleDesc with memory 0's maximum lowered to the cap, host functions wrapped as HostFuncs.
-// run: a fresh interp::Thread per call (wabt wants a fresh one after a host trap); the budget
-// check import accounts instructions and ends the run on stop / deadline / fuel.
+// run: a fresh interp::Thread per call (wabt wants a fresh one after a host trap).
+// Preemption (engine.h): kSliced pushes the call onto the thread and runs it with
+// Thread::Run(check_interval) in a loop, checking stop / deadline / fuel between slices — the
+// start function is taken out of the ModuleDesc and run the same way after instantiation, so it
+// is preemptible too. kInstrumented runs the call to completion; the budget check import
+// accounts instructions and ends the run.
 #include <pthread.h>
 #include <time.h>
 
@@ -40,6 +44,38 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kDefaultCheckInterval = 10000;
 constexpr std::uint64_t kPageSize = 65536;
 constexpr std::uint64_t kMaxPages32 = 65536;  // 4 GiB
+
+// wabt 1.0.32 makes Thread::Run(n) public but keeps pushing a call onto a thread private (only
+// DefinedFunc::DoCall does it, then runs to completion). An explicit instantiation may name private
+// members (C++17 [temp.spec]/6), which yields pointers to them without `#define private public`;
+// if a later wabt changes these declarations this fails to compile rather than misbehave.
+template <class Tag, typename Tag::type Member>
+struct PrivateAccess {
+  friend typename Tag::type get(Tag) { return Member; }
+};
+struct PushValuesTag {
+  using type = void (interp::Thread::*)(const interp::ValueTypes&, const interp::Values&);
+  friend type get(PushValuesTag);
+};
+struct PushCallTag {
+  using type = interp::RunResult (interp::Thread::*)(const interp::DefinedFunc&, interp::Trap::Ptr*);
+  friend type get(PushCallTag);
+};
+struct PopValuesTag {
+  using type = void (interp::Thread::*)(const interp::ValueTypes&, interp::Values*);
+  friend type get(PopValuesTag);
+};
+// The call stack: PushCall traps "call stack exhausted" when frames_ is at its capacity, which
+// wabt fixes at 64 KiB / sizeof(Frame) (1638 calls); replacing it with an empty vector of
+// capacity max_call_depth makes that limit ours. The value stack grows on the heap.
+struct FramesTag {
+  using type = std::vector<interp::Frame> interp::Thread::*;
+  friend type get(FramesTag);
+};
+template struct PrivateAccess<FramesTag, &interp::Thread::frames_>;
+template struct PrivateAccess<PushValuesTag, &interp::Thread::PushValues>;
+template struct PrivateAccess<PushCallTag, &interp::Thread::PushCall>;
+template struct PrivateAccess<PopValuesTag, &interp::Thread::PopValues>;
 
 // The same feature set everywhere: read, validate, write and ReadBinaryInterp must agree.
 wabt::Features engine_features() { return wabt::Features(); }
@@ -179,7 +215,8 @@ class ModuleImpl final : public Module {
 
   std::string name;
   interp::ModuleDesc desc;
-  detail::Instrumentation instrumentation;
+  bool instrumented = false;
+  detail::Instrumentation instrumentation;  // when instrumented
   std::uint64_t check_interval = kDefaultCheckInterval;
   std::vector<ImportDesc> imports_;
   std::vector<ExportDesc> exports_;
@@ -212,6 +249,14 @@ class InstanceImpl final : public Instance {
   enum class Pending { kNone, kStopped, kTimeout, kOutOfFuel, kAbort };
 
   wabt::Result on_check(interp::Thread& thread, interp::Trap::Ptr* out_trap);
+  // Calls `func` on a fresh thread, sliced or to completion (instrumented modules, host funcs).
+  wabt::Result call(const interp::Func::Ptr& func, const interp::Values& params,
+                    interp::Values& results, interp::Trap::Ptr* out_trap);
+  wabt::Result call_sliced(interp::Thread& thread, const interp::DefinedFunc& func,
+                           const interp::Values& params, interp::Values& results,
+                           interp::Trap::Ptr* out_trap);
+  // Between two slices: the reason to end the run, or nullptr to go on.
+  const char* check_limits();
   wabt::Result on_host(const HostImport& import, const interp::FuncType& type,
                        interp::Thread& thread, const interp::Values& params,
                        interp::Values& results, interp::Trap::Ptr* out_trap);
@@ -239,6 +284,7 @@ class InstanceImpl final : public Instance {
   std::atomic<bool> stop_{false};
   std::optional<Clock::time_point> deadline_;
   std::uint64_t granted_ = 0;  // instructions granted so far: consumed = granted_ - budget
+  std::uint64_t consumed_ = 0;  // sliced: instructions executed so far (slice granularity)
   Pending pending_ = Pending::kNone;
   HostAbort abort_;
 
@@ -295,30 +341,93 @@ wabt::Result InstanceImpl::on_check(interp::Thread& thread, interp::Trap::Ptr* o
   instructions_.store(consumed, std::memory_order_relaxed);
   if (interp::Memory* memory = memory_of(inst)) memory_bytes_.store(memory->ByteSize(), std::memory_order_relaxed);
 
-  const char* reason = nullptr;
-  std::uint64_t chunk = module_->check_interval;
-  if (stop_.exchange(false, std::memory_order_relaxed)) {
-    pending_ = Pending::kStopped;
-    reason = "stopped";
-  } else if (deadline_ && Clock::now() >= *deadline_) {
-    pending_ = Pending::kTimeout;
-    reason = "execution time limit exceeded";
-  } else if (limits_.max_instructions) {
-    if (consumed >= *limits_.max_instructions) {
-      pending_ = Pending::kOutOfFuel;
-      reason = "instruction budget exhausted";
-    } else {
-      chunk = std::min(chunk, *limits_.max_instructions - consumed);
-    }
-  }
+  consumed_ = consumed;
+  const char* reason = check_limits();
   if (reason != nullptr) {
     // Leave the budget negative so a later run() checks again at its first block.
     *out_trap = interp::Trap::New(store_, reason);
     return wabt::Result::Error;
   }
+  std::uint64_t chunk = module_->check_interval;
+  if (limits_.max_instructions) chunk = std::min(chunk, *limits_.max_instructions - consumed);
   budget->UnsafeSet(interp::Value::Make(static_cast<std::uint64_t>(chunk)));
   granted_ = consumed + chunk;
   return wabt::Result::Ok;
+}
+
+const char* InstanceImpl::check_limits() {
+  if (stop_.exchange(false, std::memory_order_relaxed)) {
+    pending_ = Pending::kStopped;
+    return "stopped";
+  }
+  if (deadline_ && Clock::now() >= *deadline_) {
+    pending_ = Pending::kTimeout;
+    return "execution time limit exceeded";
+  }
+  if (limits_.max_instructions && consumed_ >= *limits_.max_instructions) {
+    pending_ = Pending::kOutOfFuel;
+    return "instruction budget exhausted";
+  }
+  return nullptr;
+}
+
+wabt::Result InstanceImpl::call_sliced(interp::Thread& thread, const interp::DefinedFunc& func,
+                                       const interp::Values& params, interp::Values& results,
+                                       interp::Trap::Ptr* out_trap) {
+  const interp::FuncType& type = func.type();
+  (thread.*get(PushValuesTag{}))(type.params, params);
+  interp::RunResult result = (thread.*get(PushCallTag{}))(func, out_trap);
+  while (result == interp::RunResult::Ok) {
+    if (const char* reason = check_limits()) {
+      *out_trap = interp::Trap::New(store_, reason);
+      return wabt::Result::Error;
+    }
+    std::uint64_t slice = module_->check_interval;
+    if (limits_.max_instructions) slice = std::min(slice, *limits_.max_instructions - consumed_);
+    slice = std::min<std::uint64_t>(slice, std::numeric_limits<int>::max());
+    result = thread.Run(static_cast<int>(slice), out_trap);
+    consumed_ += slice;
+    instructions_.store(consumed_, std::memory_order_relaxed);
+    if (interp::Memory* memory = memory_of(inst_.get())) {
+      memory_bytes_.store(memory->ByteSize(), std::memory_order_relaxed);
+    }
+  }
+  switch (result) {
+    case interp::RunResult::Return:
+      (thread.*get(PopValuesTag{}))(type.results, &results);
+      return wabt::Result::Ok;
+    case interp::RunResult::Exception:
+      *out_trap = interp::Trap::New(store_, "uncaught exception");
+      return wabt::Result::Error;
+    default:
+      if (!*out_trap) *out_trap = interp::Trap::New(store_, "trap");
+      return wabt::Result::Error;
+  }
+}
+
+wabt::Result InstanceImpl::call(const interp::Func::Ptr& func, const interp::Values& params,
+                                interp::Values& results, interp::Trap::Ptr* out_trap) {
+  if (limits_.max_execution_time) deadline_ = Clock::now() + *limits_.max_execution_time;
+  pending_ = Pending::kNone;
+  begin_cpu();
+  wabt::Result result = wabt::Result::Error;
+  {
+    interp::Thread thread(store_);
+    std::vector<interp::Frame> frames;
+    frames.reserve(std::max<std::uint32_t>(limits_.max_call_depth, 1));
+    (thread.*get(FramesTag{})).swap(frames);
+    const auto* defined = wabt::dyn_cast<interp::DefinedFunc>(func.get());
+    if (module_->instrumented || defined == nullptr) {
+      result = func->Call(thread, params, results, out_trap);
+    } else {
+      result = call_sliced(thread, *defined, params, results, out_trap);
+    }
+  }
+  end_cpu();
+  deadline_.reset();
+  settle_budget();
+  if (interp::Memory* memory = memory_of(inst_.get())) memory_bytes_.store(memory->ByteSize());
+  return result;
 }
 
 wabt::Result InstanceImpl::on_host(const HostImport& import, const interp::FuncType& type,
@@ -378,7 +487,7 @@ Status InstanceImpl::init(const std::vector<HostImport>& host) {
   interp::RefVec imports;
   for (std::size_t i = 0; i < desc.imports.size(); ++i) {
     const interp::ImportType& type = desc.imports[i].type;
-    if (i == m.instrumentation.check_import) {
+    if (m.instrumented && i == m.instrumentation.check_import) {
       auto func_type = interp::FuncType({}, {});
       auto fn = interp::HostFunc::New(
           store_, func_type,
@@ -416,6 +525,10 @@ Status InstanceImpl::init(const std::vector<HostImport>& host) {
     imports.push_back(fn.ref());
   }
 
+  // Sliced: wabt would run the start function to completion inside Instantiate; run it here
+  // instead, after the same data and element initialisation, so limits and stop apply to it.
+  std::vector<interp::StartDesc> starts;
+  if (!m.instrumented) std::swap(starts, desc.starts);
   auto module = interp::Module::New(store_, std::move(desc));
   interp::Trap::Ptr trap;
   if (limits_.max_execution_time) deadline_ = Clock::now() + *limits_.max_execution_time;
@@ -423,7 +536,14 @@ Status InstanceImpl::init(const std::vector<HostImport>& host) {
   inst_ = interp::Instance::Instantiate(store_, module.ref(), imports, &trap);
   end_cpu();
   deadline_.reset();
-  if (!inst_) {
+  bool failed = !inst_;
+  for (std::size_t i = 0; !failed && i < starts.size(); ++i) {
+    auto start = store_.UnsafeGet<interp::Func>(inst_->funcs()[starts[i].func_index]);
+    interp::Values results;
+    failed = wabt::Failed(call(start, {}, results, &trap));
+  }
+  if (failed) {
+    inst_.reset();
     if (!trap) return errorf(Errc::kFailedPrecondition, "{}: instantiation failed", m.name);
     RunOutcome outcome = outcome_from_trap(trap);
     if (outcome.kind == RunOutcome::Kind::kExited) {
@@ -438,7 +558,7 @@ Status InstanceImpl::init(const std::vector<HostImport>& host) {
 }
 
 void InstanceImpl::settle_budget() {
-  if (!inst_) return;
+  if (!inst_ || !module_->instrumented) return;
   auto budget = store_.UnsafeGet<interp::Global>(inst_->globals()[module_->instrumentation.budget_global]);
   const auto remaining = static_cast<std::int64_t>(budget->Get().Get<std::uint64_t>());
   instructions_.store(granted_ - static_cast<std::uint64_t>(remaining), std::memory_order_relaxed);
@@ -510,20 +630,9 @@ Result<RunOutcome> InstanceImpl::run(const std::string& name, const std::vector<
     out.message = "stopped";
     return out;
   }
-  pending_ = Pending::kNone;
-  if (limits_.max_execution_time) deadline_ = Clock::now() + *limits_.max_execution_time;
   interp::Values results;
   interp::Trap::Ptr trap;
-  wabt::Result result = wabt::Result::Error;
-  begin_cpu();
-  {
-    interp::Thread thread(store_);
-    result = func->Call(thread, params, results, &trap);
-  }
-  end_cpu();
-  deadline_.reset();
-  settle_budget();
-  if (interp::Memory* memory = memory_of(inst_.get())) memory_bytes_.store(memory->ByteSize());
+  const wabt::Result result = call(func, params, results, &trap);
 
   RunOutcome out;
   if (wabt::Succeeded(result)) {
@@ -597,15 +706,18 @@ Result<std::shared_ptr<const Module>> load_module_impl(const std::vector<std::ui
   impl->name = name;
   impl->check_interval = options.check_interval == 0 ? kDefaultCheckInterval : options.check_interval;
 
-  std::string error;
-  if (!detail::instrument_module(*module, &impl->instrumentation, &error)) {
-    return errorf(Errc::kInvalidArgument, "{}: cannot instrument module: {}", name, error);
-  }
+  impl->instrumented = options.preemption == Preemption::kInstrumented;
   const wabt::Features features = engine_features();
   wabt::Errors errors;
-  if (wabt::Failed(wabt::ValidateModule(module.get(), &errors, wabt::ValidateOptions(features)))) {
-    Error e = load_error(name, errors, false, bytes);
-    return errorf(Errc::kInternal, "{} (after instrumentation)", e.message);
+  if (impl->instrumented) {
+    std::string error;
+    if (!detail::instrument_module(*module, &impl->instrumentation, &error)) {
+      return errorf(Errc::kInvalidArgument, "{}: cannot instrument module: {}", name, error);
+    }
+    if (wabt::Failed(wabt::ValidateModule(module.get(), &errors, wabt::ValidateOptions(features)))) {
+      Error e = load_error(name, errors, false, bytes);
+      return errorf(Errc::kInternal, "{} (after instrumentation)", e.message);
+    }
   }
   wabt::MemoryStream stream;
   wabt::WriteBinaryOptions write_options(features, /*canonicalize_lebs=*/true,
@@ -623,7 +735,7 @@ Result<std::shared_ptr<const Module>> load_module_impl(const std::vector<std::ui
 
   // What the host sees: the module's own imports (not the budget check) and exports.
   for (std::size_t i = 0; i < impl->desc.imports.size(); ++i) {
-    if (i == impl->instrumentation.check_import) continue;
+    if (impl->instrumented && i == impl->instrumentation.check_import) continue;
     const interp::ImportType& type = impl->desc.imports[i].type;
     ImportDesc d{type.module, type.name, to_kind(type.type->kind), {}};
     if (auto* f = wabt::dyn_cast<interp::FuncType>(type.type.get())) d.sig = to_sig(*f).value_or(FuncSig{});
