@@ -20,6 +20,9 @@ packages=(
   # container networking: CNI plugins (bridge, host-local, portmap) and the iptables they call
   # (iproute2, listed above, gives the tests `ip netns`)
   containernetworking-plugins iptables
+  # WASI test programs, compiled at test time: clang --target=wasm32-wasi (+ wasm-ld, wasi-libc,
+  # compiler-rt builtins for wasm32)
+  clang lld wasi-libc libclang-rt-14-dev-wasm32
 )
 
 if [ "$(id -u)" -ne 0 ]; then

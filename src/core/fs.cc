@@ -248,8 +248,8 @@ Result<std::filesystem::path> make_temp_dir(const std::filesystem::path& parent,
 int open_beneath(int dirfd, const std::string& path, std::uint64_t flags, unsigned mode) {
   struct open_how how {};
   how.flags = flags | O_CLOEXEC;
-  // openat2 refuses a mode without a flag that creates.
-  if ((flags & (O_CREAT | O_TMPFILE)) != 0) how.mode = mode;
+  // openat2 refuses a mode without a flag that creates (O_TMPFILE includes O_DIRECTORY's bit).
+  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) how.mode = mode;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   for (;;) {
     long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);

@@ -10,19 +10,83 @@ namespace zlayer::wasm::wasi::abi {
 
 // errno (u16 in witx; host functions return it as i32).
 enum Errno : std::uint16_t {
-  kSuccess = 0, k2Big = 1, kAcces = 2, kAddrInUse = 3, kAddrNotAvail = 4, kAfNoSupport = 5,
-  kAgain = 6, kAlready = 7, kBadf = 8, kBadMsg = 9, kBusy = 10, kCanceled = 11, kChild = 12,
-  kConnAborted = 13, kConnRefused = 14, kConnReset = 15, kDeadlk = 16, kDestAddrReq = 17,
-  kDom = 18, kDquot = 19, kExist = 20, kFault = 21, kFbig = 22, kHostUnreach = 23, kIdrm = 24,
-  kIlseq = 25, kInProgress = 26, kIntr = 27, kInval = 28, kIo = 29, kIsConn = 30, kIsDir = 31,
-  kLoop = 32, kMfile = 33, kMlink = 34, kMsgSize = 35, kMultihop = 36, kNameTooLong = 37,
-  kNetDown = 38, kNetReset = 39, kNetUnreach = 40, kNfile = 41, kNoBufs = 42, kNoDev = 43,
-  kNoEnt = 44, kNoExec = 45, kNoLck = 46, kNoLink = 47, kNoMem = 48, kNoMsg = 49,
-  kNoProtoOpt = 50, kNoSpc = 51, kNoSys = 52, kNotConn = 53, kNotDir = 54, kNotEmpty = 55,
-  kNotRecoverable = 56, kNotSock = 57, kNotSup = 58, kNotTy = 59, kNxio = 60, kOverflow = 61,
-  kOwnerDead = 62, kPerm = 63, kPipe = 64, kProto = 65, kProtoNoSupport = 66, kProtoType = 67,
-  kRange = 68, kRofs = 69, kSpipe = 70, kSrch = 71, kStale = 72, kTimedOut = 73, kTxtBsy = 74,
-  kXdev = 75, kNotCapable = 76,
+  kSuccess = 0,
+  k2Big = 1,
+  kAcces = 2,
+  kAddrInUse = 3,
+  kAddrNotAvail = 4,
+  kAfNoSupport = 5,
+  kAgain = 6,
+  kAlready = 7,
+  kBadf = 8,
+  kBadMsg = 9,
+  kBusy = 10,
+  kCanceled = 11,
+  kChild = 12,
+  kConnAborted = 13,
+  kConnRefused = 14,
+  kConnReset = 15,
+  kDeadlk = 16,
+  kDestAddrReq = 17,
+  kDom = 18,
+  kDquot = 19,
+  kExist = 20,
+  kFault = 21,
+  kFbig = 22,
+  kHostUnreach = 23,
+  kIdrm = 24,
+  kIlseq = 25,
+  kInProgress = 26,
+  kIntr = 27,
+  kInval = 28,
+  kIo = 29,
+  kIsConn = 30,
+  kIsDir = 31,
+  kLoop = 32,
+  kMfile = 33,
+  kMlink = 34,
+  kMsgSize = 35,
+  kMultihop = 36,
+  kNameTooLong = 37,
+  kNetDown = 38,
+  kNetReset = 39,
+  kNetUnreach = 40,
+  kNfile = 41,
+  kNoBufs = 42,
+  kNoDev = 43,
+  kNoEnt = 44,
+  kNoExec = 45,
+  kNoLck = 46,
+  kNoLink = 47,
+  kNoMem = 48,
+  kNoMsg = 49,
+  kNoProtoOpt = 50,
+  kNoSpc = 51,
+  kNoSys = 52,
+  kNotConn = 53,
+  kNotDir = 54,
+  kNotEmpty = 55,
+  kNotRecoverable = 56,
+  kNotSock = 57,
+  kNotSup = 58,
+  kNotTy = 59,
+  kNxio = 60,
+  kOverflow = 61,
+  kOwnerDead = 62,
+  kPerm = 63,
+  kPipe = 64,
+  kProto = 65,
+  kProtoNoSupport = 66,
+  kProtoType = 67,
+  kRange = 68,
+  kRofs = 69,
+  kSpipe = 70,
+  kSrch = 71,
+  kStale = 72,
+  kTimedOut = 73,
+  kTxtBsy = 74,
+  kXdev = 75,
+  kNotCapable = 76,
 };
 
 // clockid
@@ -74,14 +138,14 @@ inline constexpr std::uint64_t kDirectoryRights =
     kRightPathCreateFile | kRightPathLinkSource | kRightPathLinkTarget | kRightPathOpen |
     kRightFdReaddir | kRightPathReadlink | kRightPathRenameSource | kRightPathRenameTarget |
     kRightPathFilestatGet | kRightPathFilestatSetSize | kRightPathFilestatSetTimes |
-    kRightFdFilestatGet | kRightFdFilestatSetTimes | kRightPathSymlink |
-    kRightPathRemoveDirectory | kRightPathUnlinkFile | kRightPollFdReadwrite;
+    kRightFdFilestatGet | kRightFdFilestatSetTimes | kRightPathSymlink | kRightPathRemoveDirectory |
+    kRightPathUnlinkFile | kRightPollFdReadwrite;
 inline constexpr std::uint64_t kWriteRights =
     kRightFdWrite | kRightFdAllocate | kRightFdFilestatSetSize | kRightFdFilestatSetTimes |
-    kRightPathCreateDirectory | kRightPathCreateFile | kRightPathLinkSource |
-    kRightPathLinkTarget | kRightPathRenameSource | kRightPathRenameTarget |
-    kRightPathFilestatSetSize | kRightPathFilestatSetTimes | kRightPathSymlink |
-    kRightPathRemoveDirectory | kRightPathUnlinkFile;
+    kRightPathCreateDirectory | kRightPathCreateFile | kRightPathLinkSource | kRightPathLinkTarget |
+    kRightPathRenameSource | kRightPathRenameTarget | kRightPathFilestatSetSize |
+    kRightPathFilestatSetTimes | kRightPathSymlink | kRightPathRemoveDirectory |
+    kRightPathUnlinkFile;
 
 // filetype (u8)
 inline constexpr std::uint8_t kFiletypeUnknown = 0;
@@ -135,11 +199,15 @@ inline constexpr std::uint8_t kPreopentypeDir = 0;
 
 // Struct sizes and field offsets (witx-calculated, wasm32).
 inline constexpr std::uint32_t kIovecSize = 8;  // buf u32 @0, buf_len u32 @4
-inline constexpr std::uint32_t kFdstatSize = 24;  // filetype u8 @0, flags u16 @2, base u64 @8, inheriting u64 @16
-inline constexpr std::uint32_t kFilestatSize = 64;  // dev @0 ino @8 filetype u8 @16 nlink @24 size @32 atim @40 mtim @48 ctim @56
-inline constexpr std::uint32_t kDirentSize = 24;  // d_next u64 @0, d_ino u64 @8, d_namlen u32 @16, d_type u8 @20
-inline constexpr std::uint32_t kPrestatSize = 8;  // tag u8 @0, pr_name_len u32 @4
+inline constexpr std::uint32_t kFdstatSize =
+    24;  // filetype u8 @0, flags u16 @2, base u64 @8, inheriting u64 @16
+inline constexpr std::uint32_t kFilestatSize =
+    64;  // dev @0 ino @8 filetype u8 @16 nlink @24 size @32 atim @40 mtim @48 ctim @56
+inline constexpr std::uint32_t kDirentSize =
+    24;  // d_next u64 @0, d_ino u64 @8, d_namlen u32 @16, d_type u8 @20
+inline constexpr std::uint32_t kPrestatSize = 8;        // tag u8 @0, pr_name_len u32 @4
 inline constexpr std::uint32_t kSubscriptionSize = 48;  // userdata u64 @0, tag u8 @8, union @16
-inline constexpr std::uint32_t kEventSize = 32;  // userdata @0, error u16 @8, type u8 @10, nbytes u64 @16, flags u16 @24
+inline constexpr std::uint32_t kEventSize =
+    32;  // userdata @0, error u16 @8, type u8 @10, nbytes u64 @16, flags u16 @24
 
 }  // namespace zlayer::wasm::wasi::abi

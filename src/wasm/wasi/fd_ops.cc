@@ -29,6 +29,9 @@ constexpr std::uint64_t kPositionalWrite = kRightFdWrite | kRightFdSeek;
 
 Errno result_of(int rc) { return rc == 0 ? kSuccess : errno_from_host(errno); }
 
+// Largest chunk one fd_write hands to a stdout/stderr sink.
+constexpr std::size_t kMaxSinkWrite = 1 << 20;
+
 }  // namespace
 
 Errno State::fd_advise(std::uint32_t fd, std::uint64_t offset, std::uint64_t len,
@@ -47,8 +50,8 @@ Errno State::fd_allocate(std::uint32_t fd, std::uint64_t offset, std::uint64_t l
   Lookup l = fd_with(fd, kRightFdAllocate);
   if (l.error != kSuccess) return l.error;
   if (offset > INT64_MAX || len > INT64_MAX) return kInval;
-  return errno_from_host(::posix_fallocate(l.entry->host.get(), static_cast<off_t>(offset),
-                                           static_cast<off_t>(len)));
+  return errno_from_host(
+      ::posix_fallocate(l.entry->host.get(), static_cast<off_t>(offset), static_cast<off_t>(len)));
 }
 
 Errno State::fd_close(std::uint32_t fd) {
@@ -102,8 +105,7 @@ Errno State::fd_fdstat_set_flags(std::uint32_t fd, std::uint32_t flags) {
   return kSuccess;
 }
 
-Errno State::fd_fdstat_set_rights(std::uint32_t fd, std::uint64_t base,
-                                  std::uint64_t inheriting) {
+Errno State::fd_fdstat_set_rights(std::uint32_t fd, std::uint64_t base, std::uint64_t inheriting) {
   Lookup l = fd_with(fd, 0);
   if (l.error != kSuccess) return l.error;
   // Rights can only be dropped, never regained.
@@ -145,34 +147,34 @@ Errno State::fd_filestat_set_times(std::uint32_t fd, std::uint64_t atim, std::ui
   return result_of(::futimens(l.entry->host.get(), times));
 }
 
-Errno State::fd_pread(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
-                      std::uint32_t iovs_len, std::uint64_t offset, std::uint32_t nread_out) {
-  Lookup l = fd_with(fd, kPositionalRead);
+namespace {
+// fd_pread/fd_pwrite: the iovecs and the count pointer are checked before `io` runs.
+template <class Io>
+Errno positional_io(WasiContext::State::Lookup l, GuestMemory& m, std::uint32_t iovs,
+                    std::uint32_t iovs_len, std::uint64_t offset, std::uint32_t count_out, Io io) {
   if (l.error != kSuccess) return l.error;
   std::vector<struct iovec> iov;
   if (Errno e = guest_iovecs(m, iovs, iovs_len, iov); e != kSuccess) return e;
-  if (m.range(nread_out, 4) == nullptr) return kFault;
+  if (m.range(count_out, 4) == nullptr) return kFault;
   if (offset > INT64_MAX) return kInval;
-  ssize_t n = ::preadv(l.entry->host.get(), iov.data(), static_cast<int>(iov.size()),
-                       static_cast<off_t>(offset));
+  ssize_t n =
+      io(l.entry->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
   if (n < 0) return errno_from_host(errno);
-  m.store<std::uint32_t>(nread_out, static_cast<std::uint32_t>(n));
+  m.store<std::uint32_t>(count_out, static_cast<std::uint32_t>(n));
   return kSuccess;
 }
+}  // namespace
 
-Errno State::fd_pwrite(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
-                       std::uint32_t iovs_len, std::uint64_t offset, std::uint32_t nwritten_out) {
-  Lookup l = fd_with(fd, kPositionalWrite);
-  if (l.error != kSuccess) return l.error;
-  std::vector<struct iovec> iov;
-  if (Errno e = guest_iovecs(m, iovs, iovs_len, iov); e != kSuccess) return e;
-  if (m.range(nwritten_out, 4) == nullptr) return kFault;
-  if (offset > INT64_MAX) return kInval;
-  ssize_t n = ::pwritev(l.entry->host.get(), iov.data(), static_cast<int>(iov.size()),
-                        static_cast<off_t>(offset));
-  if (n < 0) return errno_from_host(errno);
-  m.store<std::uint32_t>(nwritten_out, static_cast<std::uint32_t>(n));
-  return kSuccess;
+Errno State::fd_pread(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                      std::uint64_t offset, std::uint32_t nread_out) {
+  return positional_io(fd_with(fd, kPositionalRead), m, iovs, iovs_len, offset, nread_out,
+                       ::preadv);
+}
+
+Errno State::fd_pwrite(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                       std::uint64_t offset, std::uint32_t nwritten_out) {
+  return positional_io(fd_with(fd, kPositionalWrite), m, iovs, iovs_len, offset, nwritten_out,
+                       ::pwritev);
 }
 
 Errno State::fd_prestat_get(GuestMemory& m, std::uint32_t fd, std::uint32_t out) {
@@ -242,13 +244,14 @@ Errno State::fd_read(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::
   return kSuccess;
 }
 
-Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
-                      std::uint32_t iovs_len, std::uint32_t nwritten_out) {
+Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                      std::uint32_t nwritten_out) {
   Lookup l = fd_with(fd, kRightFdWrite);
   if (l.error != kSuccess) return l.error;
   if (m.range(nwritten_out, 4) == nullptr) return kFault;
   if (l.entry->kind == FdEntry::Kind::kStdout || l.entry->kind == FdEntry::Kind::kStderr) {
-    // The sinks take every byte of every iovec (not only the first IOV_MAX).
+    // Every iovec is checked, then at most kMaxSinkWrite bytes are taken: iovecs may all point
+    // at the same buffer, and a short count is a normal write result (wasi-libc writes the rest).
     if (m.range(iovs, std::uint64_t{iovs_len} * kIovecSize) == nullptr) return kFault;
     std::string bytes;
     for (std::uint32_t i = 0; i < iovs_len; ++i) {
@@ -258,7 +261,8 @@ Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
       m.load(iovs + std::uint64_t{i} * kIovecSize + 4, len);
       const std::uint8_t* p = m.range(buf, len);
       if (p == nullptr) return kFault;
-      bytes.append(reinterpret_cast<const char*>(p), len);
+      const std::size_t take = std::min<std::size_t>(len, kMaxSinkWrite - bytes.size());
+      bytes.append(reinterpret_cast<const char*>(p), take);
     }
     const OutputSink& sink =
         l.entry->kind == FdEntry::Kind::kStdout ? config_.stdout_sink : config_.stderr_sink;
@@ -275,8 +279,8 @@ Errno State::fd_write(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
   return kSuccess;
 }
 
-Errno State::fd_readdir(GuestMemory& m, std::uint32_t fd, std::uint32_t buf,
-                        std::uint32_t buf_len, std::uint64_t cookie, std::uint32_t bufused_out) {
+Errno State::fd_readdir(GuestMemory& m, std::uint32_t fd, std::uint32_t buf, std::uint32_t buf_len,
+                        std::uint64_t cookie, std::uint32_t bufused_out) {
   Lookup l = fd_with(fd, kRightFdReaddir);
   if (l.error != kSuccess) return l.error;
   if (l.entry->kind != FdEntry::Kind::kDirectory) return kNotDir;
@@ -344,15 +348,15 @@ Errno State::fd_seek(GuestMemory& m, Flavor flavor, std::uint32_t fd, std::int64
   // wasi_unstable numbered whence cur=0, end=1, set=2.
   int host_whence = -1;
   if (flavor == Flavor::kPreview1) {
-    host_whence = whence == kWhenceSet ? SEEK_SET
+    host_whence = whence == kWhenceSet   ? SEEK_SET
                   : whence == kWhenceCur ? SEEK_CUR
-                  : whence == kWhenceEnd ? SEEK_END : -1;
+                  : whence == kWhenceEnd ? SEEK_END
+                                         : -1;
   } else {
     host_whence = whence == 0 ? SEEK_CUR : whence == 1 ? SEEK_END : whence == 2 ? SEEK_SET : -1;
   }
   // Reading the position (offset 0 from the current one) is fd_tell's right.
-  const std::uint64_t right =
-      host_whence == SEEK_CUR && offset == 0 ? kRightFdTell : kRightFdSeek;
+  const std::uint64_t right = host_whence == SEEK_CUR && offset == 0 ? kRightFdTell : kRightFdSeek;
   Lookup l = fd_with(fd, right);
   if (l.error != kSuccess) return l.error;
   if (host_whence < 0) return kInval;

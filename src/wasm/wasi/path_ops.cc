@@ -74,22 +74,30 @@ std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd);
 
 Errno result_of(int rc) { return rc == 0 ? kSuccess : errno_from_host(errno); }
 
-}  // namespace
-
-Errno State::path_create_directory(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
-                                   std::uint32_t path_len) {
-  Lookup l = dir_with(fd, kRightPathCreateDirectory);
+// The shape of the single-name operations (mkdir, rmdir, unlink): `right` on directory `fd`, the
+// guest path, its parent directory; then `op(parent_fd, name)` returns the host call's result.
+template <class Op>
+Errno at_parent(WasiContext::State& state, GuestMemory& m, std::uint32_t fd, std::uint64_t right,
+                std::uint32_t path, std::uint32_t path_len, Op op) {
+  WasiContext::State::Lookup l = state.dir_with(fd, right);
   if (l.error != kSuccess) return l.error;
   std::string p;
   if (Errno e = guest_path(m, path, path_len, p); e != kSuccess) return e;
   Parent parent;
   if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(::mkdirat(parent.dir.get(), parent.name.c_str(), 0777));
+  return result_of(op(parent.dir.get(), parent.name.c_str()));
 }
 
-Errno State::path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd,
-                               std::uint32_t flags, std::uint32_t path, std::uint32_t path_len,
-                               std::uint32_t out) {
+}  // namespace
+
+Errno State::path_create_directory(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
+                                   std::uint32_t path_len) {
+  return at_parent(*this, m, fd, kRightPathCreateDirectory, path, path_len,
+                   [](int dir, const char* name) { return ::mkdirat(dir, name, 0777); });
+}
+
+Errno State::path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd, std::uint32_t flags,
+                               std::uint32_t path, std::uint32_t path_len, std::uint32_t out) {
   Lookup l = dir_with(fd, kRightPathFilestatGet);
   if (l.error != kSuccess) return l.error;
   std::string p;
@@ -107,9 +115,8 @@ Errno State::path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd,
 }
 
 Errno State::path_filestat_set_times(GuestMemory& m, std::uint32_t fd, std::uint32_t flags,
-                                     std::uint32_t path, std::uint32_t path_len,
-                                     std::uint64_t atim, std::uint64_t mtim,
-                                     std::uint32_t fst_flags) {
+                                     std::uint32_t path, std::uint32_t path_len, std::uint64_t atim,
+                                     std::uint64_t mtim, std::uint32_t fst_flags) {
   Lookup l = dir_with(fd, kRightPathFilestatSetTimes);
   if (l.error != kSuccess) return l.error;
   std::string p;
@@ -123,8 +130,7 @@ Errno State::path_filestat_set_times(GuestMemory& m, std::uint32_t fd, std::uint
   }
   Parent parent;
   if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(
-      ::utimensat(parent.dir.get(), parent.name.c_str(), times, AT_SYMLINK_NOFOLLOW));
+  return result_of(::utimensat(parent.dir.get(), parent.name.c_str(), times, AT_SYMLINK_NOFOLLOW));
 }
 
 Errno State::path_link(GuestMemory& m, std::uint32_t old_fd, std::uint32_t old_flags,
@@ -145,9 +151,8 @@ Errno State::path_link(GuestMemory& m, std::uint32_t old_fd, std::uint32_t old_f
     if (Errno e = open_target(from.entry->host.get(), old_p, true, source); e != kSuccess) {
       return e;
     }
-    return result_of(::linkat(AT_FDCWD, proc_fd_path(source.get()).c_str(),
-                              target_parent.dir.get(), target_parent.name.c_str(),
-                              AT_SYMLINK_FOLLOW));
+    return result_of(::linkat(AT_FDCWD, proc_fd_path(source.get()).c_str(), target_parent.dir.get(),
+                              target_parent.name.c_str(), AT_SYMLINK_FOLLOW));
   }
   Parent source_parent;
   if (Errno e = open_parent(from.entry->host.get(), old_p, source_parent); e != kSuccess) {
@@ -157,10 +162,10 @@ Errno State::path_link(GuestMemory& m, std::uint32_t old_fd, std::uint32_t old_f
                             target_parent.dir.get(), target_parent.name.c_str(), 0));
 }
 
-Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
-                       std::uint32_t path, std::uint32_t path_len, std::uint32_t oflags,
-                       std::uint64_t rights_base, std::uint64_t rights_inheriting,
-                       std::uint32_t fdflags, std::uint32_t fd_out) {
+Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags, std::uint32_t path,
+                       std::uint32_t path_len, std::uint32_t oflags, std::uint64_t rights_base,
+                       std::uint64_t rights_inheriting, std::uint32_t fdflags,
+                       std::uint32_t fd_out) {
   Lookup l = dir_with(fd, kRightPathOpen);
   if (l.error != kSuccess) return l.error;
   std::string p;
@@ -185,7 +190,10 @@ Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
 
   // The host access mode follows the rights: no write right, no host write access.
   const bool read = (rights_base & (kRightFdRead | kRightFdReaddir)) != 0;
+  // A directory is never opened for writing: oflags.directory with write rights (which
+  // fd rights of a directory cannot hold anyway) opens it read-only instead of failing EISDIR.
   const bool write =
+      (oflags & kOflagDirectory) == 0 &&
       (rights_base & (kRightFdWrite | kRightFdAllocate | kRightFdFilestatSetSize)) != 0;
   std::uint64_t flags = O_NOCTTY | (read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY);
   if ((oflags & kOflagCreat) != 0) flags |= O_CREAT;
@@ -194,7 +202,9 @@ Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
   if ((oflags & kOflagTrunc) != 0) flags |= O_TRUNC;
   if ((fdflags & kFdflagAppend) != 0) flags |= O_APPEND;
   if ((fdflags & kFdflagDsync) != 0) flags |= O_DSYNC;
-  if ((fdflags & kFdflagNonblock) != 0) flags |= O_NONBLOCK;
+  // Always opened non-blocking: opening a FIFO would otherwise wait for a writer with no way
+  // to interrupt it. Cleared again below unless the guest asked for it.
+  flags |= O_NONBLOCK;
   if ((fdflags & kFdflagRsync) != 0) flags |= O_RSYNC;
   if ((fdflags & kFdflagSync) != 0) flags |= O_SYNC;
   if ((dirflags & kLookupSymlinkFollow) == 0) flags |= O_NOFOLLOW;
@@ -203,6 +213,12 @@ Errno State::path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
   if (!host.valid()) return errno_from_lookup(errno);
   struct stat st {};
   if (::fstat(host.get(), &st) != 0) return errno_from_host(errno);
+  if ((fdflags & kFdflagNonblock) == 0) {
+    int host_flags = ::fcntl(host.get(), F_GETFL);
+    if (host_flags < 0 || ::fcntl(host.get(), F_SETFL, host_flags & ~O_NONBLOCK) != 0) {
+      return errno_from_host(errno);
+    }
+  }
 
   FdEntry e;
   e.host = std::move(host);
@@ -233,8 +249,8 @@ Errno State::path_readlink(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
   Parent parent;
   if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
   // The target is returned as stored (truncated to buf_len); it is only text to the guest.
-  ssize_t n = ::readlinkat(parent.dir.get(), parent.name.c_str(), reinterpret_cast<char*>(out),
-                           buf_len);
+  ssize_t n =
+      ::readlinkat(parent.dir.get(), parent.name.c_str(), reinterpret_cast<char*>(out), buf_len);
   if (n < 0) return errno_from_host(errno);
   m.store<std::uint32_t>(bufused_out, static_cast<std::uint32_t>(n));
   return kSuccess;
@@ -242,13 +258,8 @@ Errno State::path_readlink(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
 
 Errno State::path_remove_directory(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
                                    std::uint32_t path_len) {
-  Lookup l = dir_with(fd, kRightPathRemoveDirectory);
-  if (l.error != kSuccess) return l.error;
-  std::string p;
-  if (Errno e = guest_path(m, path, path_len, p); e != kSuccess) return e;
-  Parent parent;
-  if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(::unlinkat(parent.dir.get(), parent.name.c_str(), AT_REMOVEDIR));
+  return at_parent(*this, m, fd, kRightPathRemoveDirectory, path, path_len,
+                   [](int dir, const char* name) { return ::unlinkat(dir, name, AT_REMOVEDIR); });
 }
 
 Errno State::path_rename(GuestMemory& m, std::uint32_t fd, std::uint32_t old_path,
@@ -266,8 +277,8 @@ Errno State::path_rename(GuestMemory& m, std::uint32_t fd, std::uint32_t old_pat
   Parent target;
   if (Errno e = open_parent(from.entry->host.get(), old_p, source); e != kSuccess) return e;
   if (Errno e = open_parent(to.entry->host.get(), new_p, target); e != kSuccess) return e;
-  return result_of(::renameat(source.dir.get(), source.name.c_str(), target.dir.get(),
-                              target.name.c_str()));
+  return result_of(
+      ::renameat(source.dir.get(), source.name.c_str(), target.dir.get(), target.name.c_str()));
 }
 
 Errno State::path_symlink(GuestMemory& m, std::uint32_t old_path, std::uint32_t old_path_len,
@@ -287,13 +298,8 @@ Errno State::path_symlink(GuestMemory& m, std::uint32_t old_path, std::uint32_t 
 
 Errno State::path_unlink_file(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
                               std::uint32_t path_len) {
-  Lookup l = dir_with(fd, kRightPathUnlinkFile);
-  if (l.error != kSuccess) return l.error;
-  std::string p;
-  if (Errno e = guest_path(m, path, path_len, p); e != kSuccess) return e;
-  Parent parent;
-  if (Errno e = open_parent(l.entry->host.get(), p, parent); e != kSuccess) return e;
-  return result_of(::unlinkat(parent.dir.get(), parent.name.c_str(), 0));
+  return at_parent(*this, m, fd, kRightPathUnlinkFile, path, path_len,
+                   [](int dir, const char* name) { return ::unlinkat(dir, name, 0); });
 }
 
 }  // namespace zlayer::wasm::wasi

@@ -38,7 +38,7 @@ struct FdEntry {
   std::uint64_t rights_inheriting = 0;
   std::uint16_t fdflags = 0;
   std::optional<std::string> preopen_path;  // set for preopened directories (fd_prestat_*)
-  std::vector<DirEntryCopy> dir_entries;  // fd_readdir snapshot, refreshed at cookie 0
+  std::vector<DirEntryCopy> dir_entries;    // fd_readdir snapshot, refreshed at cookie 0
 };
 
 class WasiContext::State {
@@ -77,8 +77,7 @@ class WasiContext::State {
   abi::Errno fd_datasync(std::uint32_t fd);
   abi::Errno fd_fdstat_get(GuestMemory& m, std::uint32_t fd, std::uint32_t out);
   abi::Errno fd_fdstat_set_flags(std::uint32_t fd, std::uint32_t flags);
-  abi::Errno fd_fdstat_set_rights(std::uint32_t fd, std::uint64_t base,
-                                  std::uint64_t inheriting);
+  abi::Errno fd_fdstat_set_rights(std::uint32_t fd, std::uint64_t base, std::uint64_t inheriting);
   abi::Errno fd_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd, std::uint32_t out);
   abi::Errno fd_filestat_set_size(std::uint32_t fd, std::uint64_t size);
   abi::Errno fd_filestat_set_times(std::uint32_t fd, std::uint64_t atim, std::uint64_t mtim,
@@ -88,8 +87,8 @@ class WasiContext::State {
   abi::Errno fd_prestat_get(GuestMemory& m, std::uint32_t fd, std::uint32_t out);
   abi::Errno fd_prestat_dir_name(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
                                  std::uint32_t path_len);
-  abi::Errno fd_pwrite(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs,
-                       std::uint32_t iovs_len, std::uint64_t offset, std::uint32_t nwritten_out);
+  abi::Errno fd_pwrite(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
+                       std::uint64_t offset, std::uint32_t nwritten_out);
   abi::Errno fd_read(GuestMemory& m, std::uint32_t fd, std::uint32_t iovs, std::uint32_t iovs_len,
                      std::uint32_t nread_out);
   abi::Errno fd_readdir(GuestMemory& m, std::uint32_t fd, std::uint32_t buf, std::uint32_t buf_len,
@@ -105,20 +104,18 @@ class WasiContext::State {
   // path_* (path_ops.cc)
   abi::Errno path_create_directory(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
                                    std::uint32_t path_len);
-  abi::Errno path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd,
-                               std::uint32_t flags, std::uint32_t path, std::uint32_t path_len,
-                               std::uint32_t out);
+  abi::Errno path_filestat_get(GuestMemory& m, Flavor flavor, std::uint32_t fd, std::uint32_t flags,
+                               std::uint32_t path, std::uint32_t path_len, std::uint32_t out);
   abi::Errno path_filestat_set_times(GuestMemory& m, std::uint32_t fd, std::uint32_t flags,
-                                     std::uint32_t path, std::uint32_t path_len,
-                                     std::uint64_t atim, std::uint64_t mtim,
-                                     std::uint32_t fst_flags);
+                                     std::uint32_t path, std::uint32_t path_len, std::uint64_t atim,
+                                     std::uint64_t mtim, std::uint32_t fst_flags);
   abi::Errno path_link(GuestMemory& m, std::uint32_t old_fd, std::uint32_t old_flags,
                        std::uint32_t old_path, std::uint32_t old_path_len, std::uint32_t new_fd,
                        std::uint32_t new_path, std::uint32_t new_path_len);
-  abi::Errno path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags,
-                       std::uint32_t path, std::uint32_t path_len, std::uint32_t oflags,
-                       std::uint64_t rights_base, std::uint64_t rights_inheriting,
-                       std::uint32_t fdflags, std::uint32_t fd_out);
+  abi::Errno path_open(GuestMemory& m, std::uint32_t fd, std::uint32_t dirflags, std::uint32_t path,
+                       std::uint32_t path_len, std::uint32_t oflags, std::uint64_t rights_base,
+                       std::uint64_t rights_inheriting, std::uint32_t fdflags,
+                       std::uint32_t fd_out);
   abi::Errno path_readlink(GuestMemory& m, std::uint32_t fd, std::uint32_t path,
                            std::uint32_t path_len, std::uint32_t buf, std::uint32_t buf_len,
                            std::uint32_t bufused_out);
@@ -145,7 +142,6 @@ class WasiContext::State {
   std::string stdin_bytes_;
   std::size_t stdin_pos_ = 0;
 
-  friend class WasiTestAccess;
   std::uint64_t monotonic_ns() const;
   std::uint64_t realtime_ns() const;
   // Bytes still to read on `e` (poll_oneoff nbytes): remaining stdin bytes, or file size minus

@@ -25,83 +25,160 @@ using namespace abi;  // NOLINT(google-build-using-namespace): the ABI constants
 
 Errno errno_from_host(int err) {
   switch (err) {
-    case 0: return kSuccess;
-    case E2BIG: return k2Big;
-    case EACCES: return kAcces;
-    case EADDRINUSE: return kAddrInUse;
-    case EADDRNOTAVAIL: return kAddrNotAvail;
-    case EAFNOSUPPORT: return kAfNoSupport;
-    case EAGAIN: return kAgain;
-    case EALREADY: return kAlready;
-    case EBADF: return kBadf;
-    case EBADMSG: return kBadMsg;
-    case EBUSY: return kBusy;
-    case ECANCELED: return kCanceled;
-    case ECHILD: return kChild;
-    case ECONNABORTED: return kConnAborted;
-    case ECONNREFUSED: return kConnRefused;
-    case ECONNRESET: return kConnReset;
-    case EDEADLK: return kDeadlk;
-    case EDESTADDRREQ: return kDestAddrReq;
-    case EDOM: return kDom;
-    case EDQUOT: return kDquot;
-    case EEXIST: return kExist;
-    case EFAULT: return kFault;
-    case EFBIG: return kFbig;
-    case EHOSTUNREACH: return kHostUnreach;
-    case EIDRM: return kIdrm;
-    case EILSEQ: return kIlseq;
-    case EINPROGRESS: return kInProgress;
-    case EINTR: return kIntr;
-    case EINVAL: return kInval;
-    case EIO: return kIo;
-    case EISCONN: return kIsConn;
-    case EISDIR: return kIsDir;
-    case ELOOP: return kLoop;
-    case EMFILE: return kMfile;
-    case EMLINK: return kMlink;
-    case EMSGSIZE: return kMsgSize;
-    case EMULTIHOP: return kMultihop;
-    case ENAMETOOLONG: return kNameTooLong;
-    case ENETDOWN: return kNetDown;
-    case ENETRESET: return kNetReset;
-    case ENETUNREACH: return kNetUnreach;
-    case ENFILE: return kNfile;
-    case ENOBUFS: return kNoBufs;
-    case ENODEV: return kNoDev;
-    case ENOENT: return kNoEnt;
-    case ENOEXEC: return kNoExec;
-    case ENOLCK: return kNoLck;
-    case ENOLINK: return kNoLink;
-    case ENOMEM: return kNoMem;
-    case ENOMSG: return kNoMsg;
-    case ENOPROTOOPT: return kNoProtoOpt;
-    case ENOSPC: return kNoSpc;
-    case ENOSYS: return kNoSys;
-    case ENOTCONN: return kNotConn;
-    case ENOTDIR: return kNotDir;
-    case ENOTEMPTY: return kNotEmpty;
-    case ENOTRECOVERABLE: return kNotRecoverable;
-    case ENOTSOCK: return kNotSock;
-    case ENOTSUP: return kNotSup;  // == EOPNOTSUPP on Linux
-    case ENOTTY: return kNotTy;
-    case ENXIO: return kNxio;
-    case EOVERFLOW: return kOverflow;
-    case EOWNERDEAD: return kOwnerDead;
-    case EPERM: return kPerm;
-    case EPIPE: return kPipe;
-    case EPROTO: return kProto;
-    case EPROTONOSUPPORT: return kProtoNoSupport;
-    case EPROTOTYPE: return kProtoType;
-    case ERANGE: return kRange;
-    case EROFS: return kRofs;
-    case ESPIPE: return kSpipe;
-    case ESRCH: return kSrch;
-    case ESTALE: return kStale;
-    case ETIMEDOUT: return kTimedOut;
-    case ETXTBSY: return kTxtBsy;
-    case EXDEV: return kXdev;
-    default: return kIo;
+    case 0:
+      return kSuccess;
+    case E2BIG:
+      return k2Big;
+    case EACCES:
+      return kAcces;
+    case EADDRINUSE:
+      return kAddrInUse;
+    case EADDRNOTAVAIL:
+      return kAddrNotAvail;
+    case EAFNOSUPPORT:
+      return kAfNoSupport;
+    case EAGAIN:
+      return kAgain;
+    case EALREADY:
+      return kAlready;
+    case EBADF:
+      return kBadf;
+    case EBADMSG:
+      return kBadMsg;
+    case EBUSY:
+      return kBusy;
+    case ECANCELED:
+      return kCanceled;
+    case ECHILD:
+      return kChild;
+    case ECONNABORTED:
+      return kConnAborted;
+    case ECONNREFUSED:
+      return kConnRefused;
+    case ECONNRESET:
+      return kConnReset;
+    case EDEADLK:
+      return kDeadlk;
+    case EDESTADDRREQ:
+      return kDestAddrReq;
+    case EDOM:
+      return kDom;
+    case EDQUOT:
+      return kDquot;
+    case EEXIST:
+      return kExist;
+    case EFAULT:
+      return kFault;
+    case EFBIG:
+      return kFbig;
+    case EHOSTUNREACH:
+      return kHostUnreach;
+    case EIDRM:
+      return kIdrm;
+    case EILSEQ:
+      return kIlseq;
+    case EINPROGRESS:
+      return kInProgress;
+    case EINTR:
+      return kIntr;
+    case EINVAL:
+      return kInval;
+    case EIO:
+      return kIo;
+    case EISCONN:
+      return kIsConn;
+    case EISDIR:
+      return kIsDir;
+    case ELOOP:
+      return kLoop;
+    case EMFILE:
+      return kMfile;
+    case EMLINK:
+      return kMlink;
+    case EMSGSIZE:
+      return kMsgSize;
+    case EMULTIHOP:
+      return kMultihop;
+    case ENAMETOOLONG:
+      return kNameTooLong;
+    case ENETDOWN:
+      return kNetDown;
+    case ENETRESET:
+      return kNetReset;
+    case ENETUNREACH:
+      return kNetUnreach;
+    case ENFILE:
+      return kNfile;
+    case ENOBUFS:
+      return kNoBufs;
+    case ENODEV:
+      return kNoDev;
+    case ENOENT:
+      return kNoEnt;
+    case ENOEXEC:
+      return kNoExec;
+    case ENOLCK:
+      return kNoLck;
+    case ENOLINK:
+      return kNoLink;
+    case ENOMEM:
+      return kNoMem;
+    case ENOMSG:
+      return kNoMsg;
+    case ENOPROTOOPT:
+      return kNoProtoOpt;
+    case ENOSPC:
+      return kNoSpc;
+    case ENOSYS:
+      return kNoSys;
+    case ENOTCONN:
+      return kNotConn;
+    case ENOTDIR:
+      return kNotDir;
+    case ENOTEMPTY:
+      return kNotEmpty;
+    case ENOTRECOVERABLE:
+      return kNotRecoverable;
+    case ENOTSOCK:
+      return kNotSock;
+    case ENOTSUP:
+      return kNotSup;  // == EOPNOTSUPP on Linux
+    case ENOTTY:
+      return kNotTy;
+    case ENXIO:
+      return kNxio;
+    case EOVERFLOW:
+      return kOverflow;
+    case EOWNERDEAD:
+      return kOwnerDead;
+    case EPERM:
+      return kPerm;
+    case EPIPE:
+      return kPipe;
+    case EPROTO:
+      return kProto;
+    case EPROTONOSUPPORT:
+      return kProtoNoSupport;
+    case EPROTOTYPE:
+      return kProtoType;
+    case ERANGE:
+      return kRange;
+    case EROFS:
+      return kRofs;
+    case ESPIPE:
+      return kSpipe;
+    case ESRCH:
+      return kSrch;
+    case ESTALE:
+      return kStale;
+    case ETIMEDOUT:
+      return kTimedOut;
+    case ETXTBSY:
+      return kTxtBsy;
+    case EXDEV:
+      return kXdev;
+    default:
+      return kIo;
   }
 }
 
@@ -109,13 +186,20 @@ Errno errno_from_lookup(int err) { return err == EXDEV ? kNotCapable : errno_fro
 
 std::uint8_t filetype_from_mode(unsigned mode) {
   switch (mode & S_IFMT) {
-    case S_IFBLK: return kFiletypeBlockDevice;
-    case S_IFCHR: return kFiletypeCharacterDevice;
-    case S_IFDIR: return kFiletypeDirectory;
-    case S_IFREG: return kFiletypeRegularFile;
-    case S_IFSOCK: return kFiletypeSocketStream;
-    case S_IFLNK: return kFiletypeSymbolicLink;
-    default: return kFiletypeUnknown;  // FIFOs have no WASI file type
+    case S_IFBLK:
+      return kFiletypeBlockDevice;
+    case S_IFCHR:
+      return kFiletypeCharacterDevice;
+    case S_IFDIR:
+      return kFiletypeDirectory;
+    case S_IFREG:
+      return kFiletypeRegularFile;
+    case S_IFSOCK:
+      return kFiletypeSocketStream;
+    case S_IFLNK:
+      return kFiletypeSymbolicLink;
+    default:
+      return kFiletypeUnknown;  // FIFOs have no WASI file type
   }
 }
 
@@ -318,11 +402,15 @@ namespace {
 // time is the instance's ("process") CPU time; the agent's other threads are not the guest's.
 std::optional<clockid_t> host_clock(std::uint32_t id) {
   switch (id) {
-    case kClockRealtime: return CLOCK_REALTIME;
-    case kClockMonotonic: return CLOCK_MONOTONIC;
+    case kClockRealtime:
+      return CLOCK_REALTIME;
+    case kClockMonotonic:
+      return CLOCK_MONOTONIC;
     case kClockProcessCputime:
-    case kClockThreadCputime: return CLOCK_THREAD_CPUTIME_ID;
-    default: return std::nullopt;
+    case kClockThreadCputime:
+      return CLOCK_THREAD_CPUTIME_ID;
+    default:
+      return std::nullopt;
   }
 }
 }  // namespace
@@ -520,7 +608,8 @@ Errno WasiContext::State::poll_oneoff(GuestMemory& m, Flavor flavor, std::uint32
     if (!ready.empty()) break;
   }
 
-  std::uint32_t count = static_cast<std::uint32_t>(std::min<std::size_t>(ready.size(), nsubscriptions));
+  std::uint32_t count =
+      static_cast<std::uint32_t>(std::min<std::size_t>(ready.size(), nsubscriptions));
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::uint64_t at = out + std::uint64_t{i} * kEventSize;
     std::memset(m.range(at, kEventSize), 0, kEventSize);
@@ -637,8 +726,8 @@ std::vector<Entry> entries(Flavor f) {
        }},
       {"path_filestat_set_times", "iiiiIIi",
        [](State& s, M& m, R a) {
-         return s.path_filestat_set_times(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]),
-                                          u64(a[4]), u64(a[5]), u32(a[6]));
+         return s.path_filestat_set_times(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u64(a[4]),
+                                          u64(a[5]), u32(a[6]));
        }},
       {"path_link", "iiiiiii",
        [](State& s, M& m, R a) {
@@ -661,17 +750,14 @@ std::vector<Entry> entries(Flavor f) {
        }},
       {"path_rename", "iiiiii",
        [](State& s, M& m, R a) {
-         return s.path_rename(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]),
-                              u32(a[5]));
+         return s.path_rename(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]), u32(a[5]));
        }},
       {"path_symlink", "iiiii",
        [](State& s, M& m, R a) {
          return s.path_symlink(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]));
        }},
       {"path_unlink_file", "iii",
-       [](State& s, M& m, R a) {
-         return s.path_unlink_file(m, u32(a[0]), u32(a[1]), u32(a[2]));
-       }},
+       [](State& s, M& m, R a) { return s.path_unlink_file(m, u32(a[0]), u32(a[1]), u32(a[2])); }},
       {"poll_oneoff", "iiii",
        [f](State& s, M& m, R a) {
          return s.poll_oneoff(m, f, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]));
@@ -743,8 +829,9 @@ std::vector<HostImport> WasiContext::imports() {
       imp.module = module;
       imp.name = entry.name;
       imp.sig = errno_sig(entry.params);
-      imp.fn = [state, body = std::move(entry.body)](GuestMemory& m, const RawValue* args,
-                                                      RawValue* results) -> std::optional<HostAbort> {
+      imp.fn = [state, body = std::move(entry.body)](
+                   GuestMemory& m, const RawValue* args,
+                   RawValue* results) -> std::optional<HostAbort> {
         results[0] = body(*state, m, args);
         return std::nullopt;
       };
