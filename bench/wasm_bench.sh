@@ -55,6 +55,11 @@ import json, sys
 z = json.load(open(sys.argv[1]))["results"][0]
 n = json.load(open(sys.argv[2]))["results"][0]
 zm, nm = z["median"] * 1000, n["median"] * 1000
+zc, nc = (z["user"] + z["system"]) * 1000, (n["user"] + n["system"]) * 1000
 print(f"median  zlayer-agent run: {zm:.2f} ms   node: {nm:.2f} ms   node/zlayer: {nm / zm:.1f}x")
+print(f"min     zlayer-agent run: {z['min'] * 1000:.2f} ms   node: {n['min'] * 1000:.2f} ms")
+print(f"CPU     zlayer-agent run: {zc:.2f} ms   node: {nc:.2f} ms   node/zlayer: {nc / zc:.1f}x  (user+sys, mean)")
 print(f"target  < 5 ms: {'met' if zm < 5 else 'MISSED'}   >= 10x: {'met' if nm / zm >= 10 else 'MISSED'}")
+with open("/proc/loadavg") as f:
+    print(f"load average (1/5/15 min) on {__import__('os').cpu_count()} CPUs: {' '.join(f.read().split()[:3])}")
 PY

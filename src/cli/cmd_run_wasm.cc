@@ -50,15 +50,16 @@ Result<runtime::WasmConfig> wasm_config() {
 
 // Docker's sig-proxy, for a module: the signal stops it and becomes its exit status (128+n).
 // Blocked before the instance thread starts so only the sigwait thread takes them.
-void stop_on_signals(WasmRuntime& rt, const ContainerId& id) {
+// The thread shares the runtime, so a signal that arrives while `run` is ending never reaches a
+// destroyed one.
+void stop_on_signals(std::shared_ptr<WasmRuntime> rt, const ContainerId& id) {
   sigset_t set;
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
   if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return;
-  std::thread([&rt, id, set] {
+  std::thread([rt = std::move(rt), id, set] {
     int sig = 0;
-    // The runtime outlives this thread's useful life: `run` exits right after the module ends.
-    while (sigwait(&set, &sig) == 0) (void)rt.kill_container(id, sig);
+    while (sigwait(&set, &sig) == 0) (void)rt->kill_container(id, sig);
   }).detach();
 }
 
@@ -90,14 +91,15 @@ int run_module(const WasmRunRequest& request, image::ImageService* images,
 
   auto opened = WasmRuntime::open(config, images);
   if (!opened) return fail_run(opened.error());
-  WasmRuntime& rt = **opened;
+  std::shared_ptr<WasmRuntime> runtime = std::move(*opened);
+  WasmRuntime& rt = *runtime;
   if (auto created = rt.create_container(*id, container); !created) {
     return fail_run(created.error());
   }
   (void)rt.attach(*id, [](bool is_stderr, std::string_view bytes) {
     write_all(is_stderr ? STDERR_FILENO : STDOUT_FILENO, bytes);
   });
-  stop_on_signals(rt, *id);
+  stop_on_signals(runtime, *id);
   auto cleanup = [&] {
     if (!request.remove) return;
     if (auto removed = rt.remove_container(*id); !removed) {

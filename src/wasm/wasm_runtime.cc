@@ -142,10 +142,14 @@ WasmRuntime::~WasmRuntime() {
     for (auto& [name, instance] : instances_) all.push_back(instance);
   }
   for (auto& instance : all) {
+    bool never_started = false;
     {
       std::lock_guard lock(instance->mutex);
       if (instance->stop_signal == 0) instance->stop_signal = SIGKILL;
+      never_started = instance->state.phase == Phase::kCreated;
     }
+    // Its row must not stay `created` for the next process to call failed{agent exited}.
+    if (never_started) finish(*instance, exited_state(ExitStatus::killed_by(SIGKILL)));
     instance->engine->request_stop();
     instance->wasi->interrupt();
     if (instance->thread.joinable()) instance->thread.join();

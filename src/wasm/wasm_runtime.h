@@ -70,8 +70,8 @@ class WasmRuntime final : public runtime::Runtime {
   // Errors: state.db errors, errno-mapped directory errors.
   static Result<std::unique_ptr<WasmRuntime>> open(runtime::WasmConfig config,
                                                    image::ImageService* images);
-  // Stops every instance this process runs (request_stop) and joins their threads; their rows
-  // become exited (killed by SIGKILL).
+  // Stops every instance this runtime holds (request_stop) and joins their threads; the rows of
+  // those still created or running become exited (killed by SIGKILL, exit code 137).
   ~WasmRuntime() override;
 
   // True when `ref` names a local module file: it ends in .wasm or .wat, or starts with '/' or

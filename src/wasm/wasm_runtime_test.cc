@@ -348,5 +348,19 @@ TEST_F(WasmRuntimeTest, ExecPauseAndPidAreUnsupportedWithAReason) {
             Errc::kAlreadyExists);
 }
 
+TEST_F(WasmRuntimeTest, ClosingTheRuntimeEndsItsInstancesAsKilled) {
+  auto rt = open_runtime();
+  ASSERT_TRUE(rt->create_container({"left", 1}, config_for("spin.wat", kSpin)));
+  ASSERT_TRUE(rt->start_container({"left", 1}));
+  ASSERT_TRUE(rt->create_container({"idle", 1}, config_for("hello.wat", kHello)));
+  rt.reset();
+  for (const char* name : {"left", "idle"}) {
+    auto state = rt_->container_state({name, 1});
+    ASSERT_TRUE(state) << name;
+    EXPECT_EQ(state->phase, Phase::kExited) << name;
+    EXPECT_EQ(state->exit->exit_code, 137) << name;
+  }
+}
+
 }  // namespace
 }  // namespace zlayer::wasm
