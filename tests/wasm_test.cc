@@ -59,9 +59,9 @@ class WasmTest : public ::testing::Test {
     fs::path c = dir_.path() / (name + ".c");
     fs::path out = dir_.path() / (name + ".wasm");
     ZLAYER_CHECK(atomic_write_file(c, source));
-    ZLAYER_TRY(result, run_subprocess({"clang", "--target=wasm32-wasi", "-O2", c.string(), "-o",
-                                       out.string()},
-                                      {}));
+    ZLAYER_TRY(result,
+               run_subprocess(
+                   {"clang", "--target=wasm32-wasi", "-O2", c.string(), "-o", out.string()}, {}));
     if (result.exit_code != 0) return errorf(Errc::kInternal, "clang: {}", result.err);
     return out;
   }
@@ -195,8 +195,8 @@ TEST_F(WasmTest, WasmPullPicksTheWasiEntryOfAnIndex) {
   wasi_entry.layers.push_back({std::string(image::media_type::kWasmLayer), module_bytes()});
   auto wasm_manifest = testing::push_artifact(*registry_, "demo/multi:wasm", wasi_entry);
   ASSERT_TRUE(wasm_manifest) << wasm_manifest.error().message;
-  auto index = testing::push_index(*registry_, "demo/multi:latest",
-                                   {{*wasm_manifest, "wasip1", "wasm"}});
+  auto index =
+      testing::push_index(*registry_, "demo/multi:latest", {{*wasm_manifest, "wasip1", "wasm"}});
   ASSERT_TRUE(index) << index.error().message;
   auto run = agent({"run", "--rm", registry_->host_port() + "/demo/multi:latest"});
   EXPECT_EQ(run.exit_code, 1) << run.err;

@@ -72,8 +72,8 @@ int run_container(const RunArgs& args) {
     return 2;
   }
   // WebAssembly modules and artifacts go to the wasm backend (cmd_run_wasm.cc).
-  if (auto code = run_wasm_if_wasm({args.remove, args.detach, args.name, args.env, args.memory,
-                                    args.rest})) {
+  if (auto code = run_wasm_if_wasm(
+          {args.remove, args.detach, args.name, args.env, args.memory, args.rest})) {
     return *code;
   }
   if (args.detach && args.remove) {
@@ -314,8 +314,8 @@ void register_run_commands(CLI::App& app, Commands& commands) {
           return 2;
         }
         int code = 0;
-        int status =
-            with_container(rest->front(), [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
+        int status = with_container(
+            rest->front(), [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
               runtime::ExecOptions options;
               options.command.assign(rest->begin() + 1, rest->end());
               ZLAYER_TRY(result, rt.exec(id, options));

@@ -133,7 +133,8 @@ std::optional<int> run_wasm_if_wasm(const WasmRunRequest& request) {
   if (!config) return fail_run(config.error());
   if (!local) {
     // The manifest decides: pull when missing (an index offering only a WASI build yields it).
-    auto opened = image::ImageService::open(config->paths, image::RegistryOptions::default_options());
+    auto opened =
+        image::ImageService::open(config->paths, image::RegistryOptions::default_options());
     if (!opened) return fail_run(opened.error());
     images = std::move(*opened);
     auto details = images->inspect(what);
@@ -161,8 +162,7 @@ bool is_wasm_container(const std::string& name) {
   if (!id) return false;
   auto db = state::StateDb::open(Paths::from_env().state_db());
   if (!db) return false;
-  auto rows =
-      db->query("SELECT 1 FROM containers WHERE id = ?1 AND backend = 'wasm'", {id->str()});
+  auto rows = db->query("SELECT 1 FROM containers WHERE id = ?1 AND backend = 'wasm'", {id->str()});
   return rows && !rows->empty();
 }
 

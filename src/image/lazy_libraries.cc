@@ -39,8 +39,7 @@ F real(void* library, const char* name) {
   return function;
 }
 
-#define ZLAYER_REAL(library, name) \
-  static const auto fn = real<decltype(&::name)>(library(), #name)
+#define ZLAYER_REAL(library, name) static const auto fn = real<decltype(&::name)>(library(), #name)
 
 }  // namespace
 
@@ -267,7 +266,8 @@ la_int64_t archive_entry_uid(struct archive_entry* e) {
   return fn(e);
 }
 
-int archive_entry_xattr_next(struct archive_entry* e, const char** name, const void** value, size_t* size) {
+int archive_entry_xattr_next(struct archive_entry* e, const char** name, const void** value,
+                             size_t* size) {
   ZLAYER_REAL(libarchive, archive_entry_xattr_next);
   return fn(e, name, value, size);
 }
@@ -287,7 +287,8 @@ int archive_filter_count(struct archive* a) {
   return fn(a);
 }
 
-int archive_read_data_block(struct archive* a, const void** buff, size_t* size, la_int64_t* offset) {
+int archive_read_data_block(struct archive* a, const void** buff, size_t* size,
+                            la_int64_t* offset) {
   ZLAYER_REAL(libarchive, archive_read_data_block);
   return fn(a, buff, size, offset);
 }
@@ -302,7 +303,8 @@ int archive_read_next_header(struct archive* a, struct archive_entry** entry) {
   return fn(a, entry);
 }
 
-int archive_read_open(struct archive* a, void* client_data, archive_open_callback* open, archive_read_callback* read, archive_close_callback* close) {
+int archive_read_open(struct archive* a, void* client_data, archive_open_callback* open,
+                      archive_read_callback* read, archive_close_callback* close) {
   ZLAYER_REAL(libarchive, archive_read_open);
   return fn(a, client_data, open, read, close);
 }

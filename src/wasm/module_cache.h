@@ -34,9 +34,9 @@ class ModuleCache {
   // `name` labels error messages (file or image reference).
   // Errors: kInvalidArgument (digest mismatch, invalid module naming what is wrong), kUnsupported
   // (a component), fetch's errors, errno-mapped cache write errors naming the file.
-  Result<std::shared_ptr<const Module>> get(
-      const image::Digest& digest, std::uint64_t check_interval, const std::string& name,
-      const std::function<Result<std::string>()>& fetch);
+  Result<std::shared_ptr<const Module>> get(const image::Digest& digest,
+                                            std::uint64_t check_interval, const std::string& name,
+                                            const std::function<Result<std::string>()>& fetch);
 
   // A local module file (.wasm or .wat): decoded once per process for each (path, device, inode,
   // size, mtime, check_interval) — an edited file is decoded again — and not copied to the disk
@@ -46,7 +46,8 @@ class ModuleCache {
                                                  std::uint64_t check_interval,
                                                  const std::string& name);
 
-  // How many times get()/get_file() decoded a module (load_module) in this object — for tests and stats.
+  // How many times get()/get_file() decoded a module (load_module) in this object — for tests and
+  // stats.
   [[nodiscard]] std::uint64_t loads() const;
 
  private:
@@ -54,8 +55,7 @@ class ModuleCache {
   mutable std::mutex mutex_;
   // Decodes `bytes` and remembers the module under `key` (the first of two racing decodes wins).
   Result<std::shared_ptr<const Module>> load(const std::string& key, const std::string& bytes,
-                                             std::uint64_t check_interval,
-                                             const std::string& name);
+                                             std::uint64_t check_interval, const std::string& name);
 
   // "<digest>/<interval>" or "file:<path>:<dev>:<ino>:<size>:<mtime ns>/<interval>"
   std::map<std::string, std::shared_ptr<const Module>> modules_;

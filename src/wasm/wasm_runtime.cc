@@ -98,7 +98,7 @@ struct WasmRuntime::ModuleSource {
   std::string name;  // for messages
   std::function<Result<std::string>()> fetch;
   std::string argv0;
-  image::ImageConfig image;  // empty for artifacts and local files
+  image::ImageConfig image;           // empty for artifacts and local files
   bool module_in_entrypoint = false;  // Docker+Wasm: entrypoint[0] is the module's path
 };
 
@@ -119,8 +119,7 @@ struct WasmRuntime::Instance {
   int stop_signal = 0;  // set by stop/kill before the run ends
 };
 
-WasmRuntime::WasmRuntime(runtime::WasmConfig config, image::ImageService* images,
-                         state::StateDb db)
+WasmRuntime::WasmRuntime(runtime::WasmConfig config, image::ImageService* images, state::StateDb db)
     : config_(std::move(config)),
       images_(images),
       cache_(config_.paths.wasm_cache_dir),
@@ -204,8 +203,10 @@ Status WasmRuntime::sweep_orphans() {
 
 Status WasmRuntime::pull_image(std::string_view ref) {
   if (images_ == nullptr) {
-    return errorf(Errc::kFailedPrecondition, "{}: the wasm runtime was opened without an image "
-                  "store, so it can only run local .wasm/.wat files", ref);
+    return errorf(Errc::kFailedPrecondition,
+                  "{}: the wasm runtime was opened without an image "
+                  "store, so it can only run local .wasm/.wat files",
+                  ref);
   }
   auto details = images_->inspect(ref);
   if (!details) {
@@ -241,9 +242,8 @@ Result<WasmRuntime::ModuleSource> WasmRuntime::module_source(
   }
   ZLAYER_TRY(details, images_->inspect(ref));
   if (details.record.kind != "wasm") {
-    return errorf(Errc::kInvalidArgument,
-                  "{} is a container image (kind {}), not a WASM artifact", ref,
-                  details.record.kind);
+    return errorf(Errc::kInvalidArgument, "{} is a container image (kind {}), not a WASM artifact",
+                  ref, details.record.kind);
   }
   source.name = ref;
   source.argv0 = module_name(details.record.name, false);
@@ -257,8 +257,8 @@ Result<WasmRuntime::ModuleSource> WasmRuntime::module_source(
   // Docker+Wasm: the module is a file of the unpacked layers, at the entrypoint's path.
   source.image = details.config;
   source.module_in_entrypoint = true;
-  const auto& entry = !details.config.entrypoint.empty() ? details.config.entrypoint
-                                                         : details.config.cmd;
+  const auto& entry =
+      !details.config.entrypoint.empty() ? details.config.entrypoint : details.config.cmd;
   if (entry.empty()) {
     return errorf(Errc::kInvalidArgument,
                   "{}: a wasi/wasm image needs an Entrypoint naming its module file", ref);
@@ -288,9 +288,8 @@ Status WasmRuntime::create_container(const ContainerId& id,
   }
   ZLAYER_TRY(source, module_source(config));
   const std::uint64_t interval = config.wasm.epoch_deadline.value_or(config_.check_interval);
-  ZLAYER_TRY(module, source.file
-                         ? cache_.get_file(*source.file, interval, source.name)
-                         : cache_.get(source.digest, interval, source.name, source.fetch));
+  ZLAYER_TRY(module, source.file ? cache_.get_file(*source.file, interval, source.name)
+                                 : cache_.get(source.digest, interval, source.name, source.fetch));
 
   // Entry: a command's _start, else main (a reactor's _initialize runs first, at create).
   bool has_start = false, has_main = false, has_initialize = false;
@@ -363,8 +362,7 @@ Status WasmRuntime::create_container(const ContainerId& id,
     }
     wasi_config.args = argv;
     wasi_config.env = env;
-    ZLAYER_TRY(writer, runtime::logs::LogWriter::open(log_path(id), {},
-                                                      SystemClock::instance()));
+    ZLAYER_TRY(writer, runtime::logs::LogWriter::open(log_path(id), {}, SystemClock::instance()));
     instance->log = std::make_unique<runtime::logs::LogWriter>(std::move(writer));
     Instance* raw = instance.get();
     wasi_config.stdout_sink = [raw](std::string_view bytes) {
@@ -379,9 +377,8 @@ Status WasmRuntime::create_container(const ContainerId& id,
     instance->wasi = std::move(context);
 
     InstanceLimits limits;
-    limits.max_memory_bytes = config.wasm.max_memory_bytes
-                                  ? config.wasm.max_memory_bytes
-                                  : config.resources.memory_bytes;
+    limits.max_memory_bytes =
+        config.wasm.max_memory_bytes ? config.wasm.max_memory_bytes : config.resources.memory_bytes;
     instance->memory_cap = limits.max_memory_bytes;
     if (config.wasm.max_fuel && *config.wasm.max_fuel > 0) {
       limits.max_instructions = config.wasm.max_fuel;
@@ -395,21 +392,21 @@ Status WasmRuntime::create_container(const ContainerId& id,
     if (has_initialize && !has_start) {
       ZLAYER_TRY(init, instance->engine->run("_initialize", {}));
       if (init.kind != RunOutcome::Kind::kReturned) {
-        return errorf(Errc::kFailedPrecondition, "{}: _initialize did not return: {}",
-                      source.name, init.message);
+        return errorf(Errc::kFailedPrecondition, "{}: _initialize did not return: {}", source.name,
+                      init.message);
       }
     }
     nlohmann::json owner{{"pid", self_owner().pid}, {"start_time", self_owner().start_time}};
     // Not fsynced: after a machine crash every owner is dead anyway, and a missing or torn file
     // reads as a dead owner — which is then true.
     ZLAYER_CHECK(write_owner(dir / "owner.json", owner.dump()));
-    ZLAYER_TRY(inserted,
-               db_exec("INSERT INTO containers (id, deployment, service, replica, backend, image, "
-                       "bundle, monitor_pid, status, created_at) VALUES (?1, '', ?2, ?3, 'wasm', "
-                       "?4, ?5, ?6, 'created', ?7)",
-                       {id.str(), id.service, static_cast<std::int64_t>(id.replica),
-                        config.image_ref, dir.string(),
-                        static_cast<std::int64_t>(self_owner().pid), unix_now()}));
+    ZLAYER_TRY(
+        inserted,
+        db_exec("INSERT INTO containers (id, deployment, service, replica, backend, image, "
+                "bundle, monitor_pid, status, created_at) VALUES (?1, '', ?2, ?3, 'wasm', "
+                "?4, ?5, ?6, 'created', ?7)",
+                {id.str(), id.service, static_cast<std::int64_t>(id.replica), config.image_ref,
+                 dir.string(), static_cast<std::int64_t>(self_owner().pid), unix_now()}));
     (void)inserted;
     return {};
   }();
@@ -533,8 +530,8 @@ Status WasmRuntime::end_instance(const ContainerId& id, int signal,
     ZLAYER_TRY(state, container_state(id));
     if (state.is_finished()) return {};
     return errorf(Errc::kFailedPrecondition,
-                  "container {} runs in another agent process (pid {}); stop it there",
-                  id.str(), read_owner(instance_dir(id)).value_or(Owner{}).pid);
+                  "container {} runs in another agent process (pid {}); stop it there", id.str(),
+                  read_owner(instance_dir(id)).value_or(Owner{}).pid);
   }
   std::unique_lock lock(instance->mutex);
   if (instance->state.is_finished()) return {};
@@ -654,8 +651,7 @@ Result<ExitStatus> WasmRuntime::wait_container(const ContainerId& id) {
     ZLAYER_TRY(state, container_state(id));
     if (state.exit) return *state.exit;
     if (state.phase == Phase::kFailed) {
-      return errorf(Errc::kFailedPrecondition, "container {} failed: {}", id.str(),
-                    state.reason);
+      return errorf(Errc::kFailedPrecondition, "container {} failed: {}", id.str(), state.reason);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -679,8 +675,7 @@ Status WasmRuntime::container_logs(const ContainerId& id, const runtime::LogOpti
     return !s || s->is_finished();
   };
   auto result = runtime::logs::read_logs(log_path(id), read, [&](const runtime::logs::LogLine& l) {
-    return callback(
-        runtime::LogEntry{l.stream == runtime::logs::Stream::kStderr, l.time, l.text});
+    return callback(runtime::LogEntry{l.stream == runtime::logs::Stream::kStderr, l.time, l.text});
   });
   if (!result) {
     if (result.error().code == Errc::kNotFound && !options.follow) return {};

@@ -94,8 +94,8 @@ Status push_blob(const RegistryFixture& registry, std::string_view repo, std::st
   }
   std::string location = started.location;
   if (location.rfind("http", 0) != 0) location = registry.url() + location;
-  location += (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") +
-              digest;
+  location +=
+      (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
   ZLAYER_TRY(done, request("PUT", location, bytes, "application/octet-stream"));
   if (done.status != 201) {
     return errorf(Errc::kInternal, "uploading blob {} to {}: HTTP {}: {}", digest, repo,
@@ -108,14 +108,13 @@ Result<PushedArtifact> push_artifact(const RegistryFixture& registry, std::strin
                                      const ArtifactManifest& artifact) {
   auto [repo, tag] = split_name(name);
   ZLAYER_CHECK(push_blob(registry, repo, artifact.config));
-  nlohmann::json manifest{
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-      {"config",
-       {{"mediaType", artifact.config_media_type},
-        {"digest", sha256_digest(artifact.config)},
-        {"size", artifact.config.size()}}},
-      {"layers", nlohmann::json::array()}};
+  nlohmann::json manifest{{"schemaVersion", 2},
+                          {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                          {"config",
+                           {{"mediaType", artifact.config_media_type},
+                            {"digest", sha256_digest(artifact.config)},
+                            {"size", artifact.config.size()}}},
+                          {"layers", nlohmann::json::array()}};
   if (!artifact.artifact_type.empty()) manifest["artifactType"] = artifact.artifact_type;
   PushedArtifact pushed;
   for (const auto& layer : artifact.layers) {
@@ -128,8 +127,8 @@ Result<PushedArtifact> push_artifact(const RegistryFixture& registry, std::strin
   pushed.manifest = manifest.dump();
   pushed.digest = sha256_digest(pushed.manifest);
   pushed.size = static_cast<std::int64_t>(pushed.manifest.size());
-  ZLAYER_CHECK(put_manifest(registry, name, "application/vnd.oci.image.manifest.v1+json",
-                            pushed.manifest));
+  ZLAYER_CHECK(
+      put_manifest(registry, name, "application/vnd.oci.image.manifest.v1+json", pushed.manifest));
   return pushed;
 }
 
