@@ -344,8 +344,9 @@ struct ImageService::Impl {
       ZLAYER_TRY(module_layer, wasm_module_layer(manifest, display_name));
       const auto module_path = content.blob_path(module_layer.digest);
       UniqueFd module_fd(::open(module_path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!module_fd.valid())
+      if (!module_fd.valid()) {
         return sys_error(fmt::format("opening {}", module_path.string()), errno);
+      }
       char head[8] = {};
       ssize_t got = ::pread(module_fd.get(), head, sizeof head, 0);
       ZLAYER_CHECK(check_wasm_preamble(
