@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <thread>
+
 #include "core/fs.h"
 #include "support/temp_dir.h"
 
@@ -42,6 +44,28 @@ constexpr std::string_view kSleep = R"((module
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (func (export "_start")
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 3600000000000))
+    (loop $l
+      (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+      (br $l))))
+)";
+
+// Writes "ready\n" to stdout and "note\n" to stderr, then sleeps like kSleep.
+constexpr std::string_view kReadyThenSleep = R"((module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 256) "ready\n")
+  (data (i32.const 272) "note\n")
+  (func (export "_start")
+    (i32.store (i32.const 200) (i32.const 256))
+    (i32.store (i32.const 204) (i32.const 6))
+    (drop (call $fd_write (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 208)))
+    (i32.store (i32.const 200) (i32.const 272))
+    (i32.store (i32.const 204) (i32.const 5))
+    (drop (call $fd_write (i32.const 2) (i32.const 200) (i32.const 1) (i32.const 208)))
     (i32.store8 (i32.const 8) (i32.const 0))
     (i32.store (i32.const 16) (i32.const 1))
     (i64.store (i32.const 24) (i64.const 3600000000000))
@@ -346,6 +370,36 @@ TEST_F(WasmRuntimeTest, ExecPauseAndPidAreUnsupportedWithAReason) {
   EXPECT_EQ(rt_->wait_container(id)->exit_code, 143);
   EXPECT_EQ(rt_->create_container(id, config_for("hello.wat", kHello)).error().code,
             Errc::kAlreadyExists);
+}
+
+TEST_F(WasmRuntimeTest, LogsAreReadableWhileTheModuleRunsAndFollowEndsWithIt) {
+  ContainerId id{"chatty", 1};
+  ASSERT_TRUE(rt_->create_container(id, config_for("ready.wat", kReadyThenSleep)));
+  ASSERT_TRUE(rt_->start_container(id));
+  auto other = open_runtime();  // as `zlayer-agent logs` in another process
+  std::string seen;
+  for (int i = 0; i < 2000 && seen.find("E:note") == std::string::npos; ++i) {
+    seen = logs_of(*other, id);
+    if (seen.find("E:note") == std::string::npos) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(seen, "O:ready\nE:note\n");
+  EXPECT_EQ(rt_->container_state(id)->phase, Phase::kRunning);
+
+  // A follower started now gets both lines and returns once the module has been stopped.
+  std::string followed;
+  std::thread follower([&] {
+    runtime::LogOptions options;
+    options.follow = true;
+    options.streams = runtime::LogStreams::kStdout;
+    auto read = other->container_logs(id, options, [&](const runtime::LogEntry& e) -> Status {
+      followed += e.text + "\n";
+      return {};
+    });
+    EXPECT_TRUE(read) << (read ? "" : read.error().message);
+  });
+  ASSERT_TRUE(rt_->stop_container(id, 10s));
+  follower.join();
+  EXPECT_EQ(followed, "ready\n");
 }
 
 TEST_F(WasmRuntimeTest, ClosingTheRuntimeEndsItsInstancesAsKilled) {
