@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -403,6 +405,57 @@ TEST_P(WasmEngine, TruncatedAndCorruptedBinariesNeverCrash) {
       if (instance) (void)(*instance)->run("f", {});
     }
   }
+}
+
+TEST_P(WasmEngine, RandomlyMutatedBinariesAndTextNeverCrash) {
+  LoadOptions options;
+  options.name = "fuzz.wasm";
+  options.preemption = g_mode;
+  std::mt19937 rng(20261130);  // fixed seed: the same inputs every run
+  const auto base = two_function_binary(true);
+  for (int round = 0; round < 2000; ++round) {
+    auto bytes = base;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = 8 + rng() % (bytes.size() - 8);
+      switch (rng() % 3) {
+        case 0: bytes[at] = static_cast<std::uint8_t>(rng()); break;
+        case 1: bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(at)); break;
+        default: bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at), static_cast<std::uint8_t>(rng()));
+      }
+    }
+    auto r = load_module(bytes, options);
+    if (!r) {
+      EXPECT_EQ(r.error().message.rfind("fuzz.wasm: ", 0), 0u) << r.error().message;
+      continue;
+    }
+    InstanceLimits limits;
+    limits.max_instructions = 100000;
+    auto instance = instantiate(*r, {}, limits);
+    if (instance) (void)(*instance)->run("f", {});
+  }
+  const std::string wat = R"((module (memory 1) (func (export "f") (result i32) (i32.const 1))))";
+  for (int round = 0; round < 500; ++round) {
+    std::string text = wat;
+    text[rng() % text.size()] = static_cast<char>(' ' + rng() % 95);
+    (void)load_module(bytes_of(text), options);
+  }
+}
+
+TEST_P(WasmEngine, ModulesLoadConcurrently) {
+  std::vector<std::thread> threads;
+  std::atomic<int> loaded{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        LoadOptions options;
+        options.preemption = g_mode;
+        if (load_module(bytes_of(kSpin), options) && load_module(two_function_binary(true), options)) ++loaded;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(loaded.load(), 160);
 }
 
 TEST_P(WasmEngine, HundredInstancesOfOneModuleRunAtOnce) {
