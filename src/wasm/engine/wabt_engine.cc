@@ -460,6 +460,13 @@ wabt::Result InstanceImpl::on_host(const HostImport& import, const interp::FuncT
     *out_trap = interp::Trap::New(store_, abort_.message.empty() ? "host abort" : abort_.message);
     return wabt::Result::Error;
   }
+  // engine.h: a stop also takes effect when the current host call returns, so a guest woken
+  // from a blocking WASI call (poll_oneoff, fd_read) by the stop does not run on to its end.
+  if (stop_.exchange(false, std::memory_order_relaxed)) {
+    pending_ = Pending::kStopped;
+    *out_trap = interp::Trap::New(store_, "stopped");
+    return wabt::Result::Error;
+  }
   for (std::size_t i = 0; i < results.size(); ++i) results[i] = to_value(type.results[i], raw_results[i]);
   return wabt::Result::Ok;
 }

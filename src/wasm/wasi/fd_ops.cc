@@ -198,7 +198,8 @@ Errno State::fd_prestat_dir_name(GuestMemory& m, std::uint32_t fd, std::uint32_t
   std::uint8_t* p = m.range(path, path_len);
   if (p == nullptr) return kFault;
   if (path_len < name.size()) return kNameTooLong;
-  std::memcpy(p, name.data(), name.size());
+  // WASI strings are (pointer, length): no NUL is written.
+  std::memcpy(p, name.data(), name.size());  // NOLINT(bugprone-not-null-terminated-result)
   return kSuccess;
 }
 

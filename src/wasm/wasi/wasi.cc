@@ -465,6 +465,13 @@ Errno WasiContext::State::random_get(GuestMemory& m, std::uint32_t buf, std::uin
 
 // ---- poll_oneoff ----------------------------------------------------------------------------
 
+namespace {
+// A relative timeout of "forever" (UINT64_MAX ns) must not wrap into the past.
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+}  // namespace
+
 std::uint64_t WasiContext::State::readable_bytes(FdEntry& e) {
   if (e.kind == FdEntry::Kind::kStdin && !e.host.valid()) return stdin_bytes_.size() - stdin_pos_;
   if (e.kind == FdEntry::Kind::kFile) {
@@ -526,13 +533,13 @@ Errno WasiContext::State::poll_oneoff(GuestMemory& m, Flavor flavor, std::uint32
       m.load(at + clock_at + 24, flags);
       std::uint64_t deadline = 0;
       if (id == kClockMonotonic) {
-        deadline = (flags & kSubclockAbstime) != 0 ? timeout : now + timeout;
+        deadline = (flags & kSubclockAbstime) != 0 ? timeout : saturating_add(now, timeout);
       } else if (id == kClockRealtime) {
         if ((flags & kSubclockAbstime) != 0) {
           std::uint64_t wall = realtime_ns();
-          deadline = timeout > wall ? now + (timeout - wall) : now;
+          deadline = timeout > wall ? saturating_add(now, timeout - wall) : now;
         } else {
-          deadline = now + timeout;
+          deadline = saturating_add(now, timeout);
         }
       } else {
         // CPU-time clocks cannot be waited on here; unknown ids are invalid.
@@ -565,6 +572,7 @@ Errno WasiContext::State::poll_oneoff(GuestMemory& m, Flavor flavor, std::uint32
   // Wait (unless something is ready) for the earliest timer, a stdin fd, or interrupt().
   for (;;) {
     std::vector<struct pollfd> pfds;
+    pfds.reserve(waiters.size() + 1);
     for (const auto& w : waiters) pfds.push_back({w.host_fd, POLLIN, 0});
     pfds.push_back({interrupt_fd_.get(), POLLIN, 0});
     std::optional<std::uint64_t> earliest;

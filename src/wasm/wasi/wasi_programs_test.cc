@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "core/fs.h"
 #include "core/subprocess.h"
@@ -187,6 +190,34 @@ TEST_F(WasiPrograms, ClocksSleepAndRandom) {
   EXPECT_EQ(r.out,
             "ok realtime\nok slept at least 20ms\nok process cputime\nok monotonic resolution\n"
             "ok random\nfailures=0\n");
+}
+
+TEST_F(WasiPrograms, StopEndsAGuestSleepingInPollOneoff) {
+  auto bytes = Programs::instance().wasm("sleeper");
+  ASSERT_TRUE(bytes) << bytes.error().message;
+  auto module = load_module(*bytes, {});
+  ASSERT_TRUE(module) << module.error().message;
+  std::promise<void> printed;
+  std::atomic<bool> once{false};
+  WasiConfig config;
+  config.args = {"sleeper.wasm"};
+  config.stdout_sink = [&](std::string_view) {
+    if (!once.exchange(true)) printed.set_value();
+  };
+  auto context = WasiContext::create(std::move(config));
+  ASSERT_TRUE(context);
+  auto instance = instantiate(*module, (*context)->imports(), InstanceLimits{});
+  ASSERT_TRUE(instance) << instance.error().message;
+  auto run = std::async(std::launch::async, [&] { return (*instance)->run("_start", {}); });
+  printed.get_future().wait();
+  // What the backend's stop does: stop the instance and wake its blocking WASI call.
+  (*instance)->request_stop();
+  (*context)->interrupt();
+  // No timing assertion: it must end at all (the sleep is an hour); 60 s is a generous bound.
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  auto outcome = run.get();
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  EXPECT_EQ(outcome->kind, RunOutcome::Kind::kStopped) << outcome->message;
 }
 
 TEST_F(WasiPrograms, WasiUnstableModuleNameIsAccepted) {
