@@ -17,7 +17,7 @@ packages=(
   wabt
   # OCI runtimes and the default seccomp profile (/usr/share/containers/seccomp.json)
   crun runc golang-github-containers-common
-  # container networking: CNI plugins (bridge, host-local, portmap) and the iptables they call
+  # container networking: CNI plugins (bridge, host-local, portmap, firewall) and the iptables they call
   # (iproute2, listed above, gives the tests `ip netns`)
   containernetworking-plugins iptables
   # WASI test programs, compiled at test time: clang --target=wasm32-wasi (+ wasm-ld, wasi-libc,
