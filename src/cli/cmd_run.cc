@@ -1,10 +1,12 @@
-// `run` and `ps`: a container of the linux backend in the foreground (Docker's `docker run`
-// without -d/-i/-t), and the list of containers.
+// `run`, `stop`, `rm`, `logs` and `exec`: a container of the linux backend in the foreground or
+// detached (Docker's `docker run`), and the verbs that act on one.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/container_cli.h"
 #include "core/paths.h"
 #include "image/image_service.h"
 #include "runtime/linux/linux_runtime.h"
@@ -21,9 +24,6 @@ namespace {
 
 using runtime::linux::LinuxConfig;
 using runtime::linux::LinuxRuntime;
-
-// Docker's exit code when the agent itself fails before the container runs.
-constexpr int kAgentFailed = 125;
 
 int fail_run(const Error& e) {
   std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
@@ -49,6 +49,53 @@ Result<std::uint64_t> parse_bytes(std::string_view text) {
                 suffix, text);
 }
 
+// "0.5" → 0.5 (Docker's --cpus: a share of CPU cores). The upper bound (online CPUs) is the
+// bundle's check. Errors: kInvalidArgument quoting the text.
+Result<double> parse_cpus(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || errno != 0 || !std::isfinite(value) ||
+      value <= 0) {
+    return errorf(Errc::kInvalidArgument,
+                  "--cpus: \"{}\" is not a positive number of CPUs like 0.5 or 2", text);
+  }
+  return value;
+}
+
+// Docker's -v: "SRC:DST[:ro|rw]". An absolute SRC is a bind mount of that host path; otherwise
+// SRC names a volume kept under $ZLAYER_ROOT_DIR/volumes/<name>. DST must be absolute.
+// Errors: kInvalidArgument quoting the text and saying what was expected.
+Result<runtime::StorageEntry> parse_volume(const std::string& text) {
+  auto bad = [&](std::string_view why) {
+    return errorf(Errc::kInvalidArgument, "-v \"{}\": {} (expected SRC:DST[:ro], SRC an absolute "
+                  "host path or a volume name)", text, why);
+  };
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    auto colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3) return bad("wrong number of ':' parts");
+  const std::string& source = parts[0];
+  const std::string& target = parts[1];
+  bool readonly = false;
+  if (parts.size() == 3) {
+    if (parts[2] == "ro") {
+      readonly = true;
+    } else if (parts[2] != "rw") {
+      return bad(fmt::format("unknown mode \"{}\" (ro or rw)", parts[2]));
+    }
+  }
+  if (source.empty()) return bad("the source is empty");
+  if (target.empty() || target.front() != '/') return bad("the target must be an absolute path");
+  if (source.front() == '/') return runtime::BindMount{source, target, readonly};
+  return runtime::NamedVolume{source, target, readonly};
+}
+
 Result<ContainerId> container_id_for(const std::string& name) {
   if (!name.empty()) {
     if (name.find("-rep-") != std::string::npos) return ContainerId::parse(name);
@@ -57,19 +104,6 @@ Result<ContainerId> container_id_for(const std::string& name) {
   }
   std::random_device random;
   return ContainerId{fmt::format("run-{:08x}", random()), 1};
-}
-
-LinuxConfig linux_config() {
-  LinuxConfig config{.paths = Paths::from_env()};
-  // Forcing crun/runc/youki (or a path) until the agent has a configuration file.
-  if (const char* forced = std::getenv("ZLAYER_OCI_RUNTIME"); forced && *forced) {
-    config.oci_runtime = forced;
-  }
-  // Tests give each agent its own cgroup parent, so nothing they leave can collide.
-  if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
-    config.cgroup_parent = parent;
-  }
-  return config;
 }
 
 // Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `run` go to the container's
@@ -92,6 +126,8 @@ struct RunArgs {
   std::string name;
   std::vector<std::string> env;
   std::string memory;
+  std::string cpus;
+  std::vector<std::string> volumes;
   std::string network = "none";
   std::vector<std::string> rest;  // IMAGE CMD...
 };
@@ -121,6 +157,16 @@ int run_container(const RunArgs& args) {
     auto bytes = parse_bytes(args.memory);
     if (!bytes) return fail_run(bytes.error());
     config.resources.memory_bytes = *bytes;
+  }
+  if (!args.cpus.empty()) {
+    auto cpus = parse_cpus(args.cpus);
+    if (!cpus) return fail_run(cpus.error());
+    config.resources.cpus = *cpus;
+  }
+  for (const auto& volume : args.volumes) {
+    auto entry = parse_volume(volume);
+    if (!entry) return fail_run(entry.error());
+    config.storage.push_back(std::move(*entry));
   }
   for (const auto& kv : args.env) {
     if (kv.find('=') == std::string::npos || kv.front() == '=') {
@@ -186,54 +232,6 @@ int run_container(const RunArgs& args) {
   return exit->exit_code;
 }
 
-int fail(const Error& e) {
-  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
-  return 1;
-}
-
-// The image store and the backend, for verbs that act on existing containers.
-struct Backend {
-  std::unique_ptr<image::ImageService> images;
-  std::unique_ptr<LinuxRuntime> runtime;
-};
-Result<Backend> open_backend() {
-  LinuxConfig linux = linux_config();
-  ZLAYER_TRY(images,
-             image::ImageService::open(linux.paths, image::RegistryOptions::default_options()));
-  ZLAYER_TRY(runtime, LinuxRuntime::open(std::move(linux), *images));
-  return Backend{std::move(images), std::move(runtime)};
-}
-
-// Runs `body` on the container named `name` (NAME or NAME-rep-N); exit 1 on its error.
-int with_container(const std::string& name,
-                   const std::function<Status(LinuxRuntime&, const ContainerId&)>& body) {
-  auto id = container_id_for(name);
-  if (!id) return fail(id.error());
-  auto backend = open_backend();
-  if (!backend) return fail(backend.error());
-  auto done = body(*backend->runtime, *id);
-  if (!done) return fail(done.error());
-  return 0;
-}
-
-int list_containers(bool all) {
-  auto opened = open_backend();
-  if (!opened) return fail_run(opened.error());
-  auto& backend = opened->runtime;
-  auto ids = backend->list_containers();
-  if (!ids) return fail_run(ids.error());
-  std::printf("%-40s %s\n", "CONTAINER", "STATUS");
-  for (const auto& id : *ids) {
-    auto state = backend->container_state(id);
-    std::string status = state ? std::string(state->phase_name()) : "unknown";
-    if (state && state->exit) status += " (" + std::to_string(state->exit->exit_code) + ")";
-    const bool running = state && !state->is_finished();
-    if (!all && !running) continue;
-    std::printf("%-40s %s\n", id.str().c_str(), status.c_str());
-  }
-  return 0;
-}
-
 }  // namespace
 
 void register_run_commands(CLI::App& app, Commands& commands) {
@@ -246,6 +244,10 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("-e,--env", args->env, "environment variable KEY=VALUE (repeatable)")
         ->allow_extra_args(false);
     cmd->add_option("-m,--memory", args->memory, "memory limit: bytes, or 64m, 1g …");
+    cmd->add_option("--cpus", args->cpus, "CPU limit as a share of cores: 0.5, 2");
+    cmd->add_option("-v,--volume", args->volumes,
+                    "SRC:DST[:ro] bind mount (absolute SRC) or named volume (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--network", args->network, "none (default) or host");
     // IMAGE and everything after it go to the container, flags such as `-c` included.
     cmd->prefix_command();
@@ -255,17 +257,11 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("ps", "List containers");
-    auto all = std::make_shared<bool>(false);
-    cmd->add_flag("-a,--all", *all, "also show containers that have exited");
-    cmd->callback([=, &commands] { commands.selected = [=] { return list_containers(*all); }; });
-  }
-  {
     auto* cmd = app.add_subcommand("stop", "Stop a container: stop signal, then SIGKILL");
     auto name = std::make_shared<std::string>();
     auto seconds = std::make_shared<int>(10);
     cmd->add_option("-t,--time", *seconds, "seconds to wait before SIGKILL (default 10)");
-    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
         return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
@@ -279,7 +275,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     auto name = std::make_shared<std::string>();
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("-f,--force", *force, "kill it first when it is running");
-    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
         return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
@@ -289,6 +285,14 @@ void register_run_commands(CLI::App& app, Commands& commands) {
             return errorf(Errc::kFailedPrecondition,
                           "container {} is {}; stop it first or use rm -f", id.str(),
                           state.phase_name());
+          }
+          // -f: SIGKILL first (remove also does, but a kill that fails should say so).
+          if (*force && state.can_stop()) {
+            if (auto killed = rt.kill_container(id, SIGKILL);
+                !killed && killed.error().code != Errc::kFailedPrecondition &&
+                killed.error().code != Errc::kNotFound) {
+              return killed;
+            }
           }
           return rt.remove_container(id);
         });
@@ -302,7 +306,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_flag("-f,--follow", options->follow, "keep printing until the container exits");
     cmd->add_option("--tail", options->tail, "only the last N lines");
     cmd->add_flag("-t,--timestamps", options->timestamps, "prefix each line with its time");
-    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
         return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {

@@ -6,6 +6,11 @@ namespace zlayer::cli {
 void register_commands(CLI::App& app, Commands& commands) {
   register_image_commands(app, commands);
   register_run_commands(app, commands);
+  register_ps(app, commands);
+  register_kill(app, commands);
+  register_inspect(app, commands);
+  register_stats(app, commands);
+  register_info(app, commands);
   register_version(app, commands);
 }
 

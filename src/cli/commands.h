@@ -21,6 +21,11 @@ void register_commands(CLI::App& app, Commands& commands);
 // One registration function per cmd_<verb>.cc.
 void register_version(CLI::App& app, Commands& commands);
 void register_image_commands(CLI::App& app, Commands& commands);  // pull, images, image …
-void register_run_commands(CLI::App& app, Commands& commands);    // run, ps
+void register_run_commands(CLI::App& app, Commands& commands);    // run, stop, rm, logs, exec
+void register_ps(CLI::App& app, Commands& commands);
+void register_kill(CLI::App& app, Commands& commands);
+void register_inspect(CLI::App& app, Commands& commands);
+void register_stats(CLI::App& app, Commands& commands);
+void register_info(CLI::App& app, Commands& commands);
 
 }  // namespace zlayer::cli
