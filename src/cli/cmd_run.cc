@@ -127,6 +127,7 @@ struct RunArgs {
   std::vector<std::string> env;
   std::string memory;
   std::string cpus;
+  std::string user;
   std::vector<std::string> volumes;
   std::string network = "none";
   std::vector<std::string> rest;  // IMAGE CMD...
@@ -175,6 +176,7 @@ int run_container(const RunArgs& args) {
     }
   }
   config.env = args.env;
+  if (!args.user.empty()) config.user = args.user;
   if (args.rest.size() > 1) {
     config.args = std::vector<std::string>(args.rest.begin() + 1, args.rest.end());
   }
@@ -244,6 +246,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("-e,--env", args->env, "environment variable KEY=VALUE (repeatable)")
         ->allow_extra_args(false);
     cmd->add_option("-m,--memory", args->memory, "memory limit: bytes, or 64m, 1g …");
+    cmd->add_option("-u,--user", args->user, "user in the image: name, uid, name:group, uid:gid");
     cmd->add_option("--cpus", args->cpus, "CPU limit as a share of cores: 0.5, 2");
     cmd->add_option("-v,--volume", args->volumes,
                     "SRC:DST[:ro] bind mount (absolute SRC) or named volume (repeatable)")

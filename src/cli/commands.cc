@@ -11,6 +11,7 @@ void register_commands(CLI::App& app, Commands& commands) {
   register_inspect(app, commands);
   register_stats(app, commands);
   register_info(app, commands);
+  register_wait(app, commands);
   register_version(app, commands);
 }
 

@@ -27,5 +27,6 @@ void register_kill(CLI::App& app, Commands& commands);
 void register_inspect(CLI::App& app, Commands& commands);
 void register_stats(CLI::App& app, Commands& commands);
 void register_info(CLI::App& app, Commands& commands);
+void register_wait(CLI::App& app, Commands& commands);
 
 }  // namespace zlayer::cli
