@@ -312,7 +312,8 @@ TEST_P(AgentCliCrunTest, BadInputsFailClearlyAndLeaveNothing) {
   const std::vector<Case> cases = {
       {{"run", "--rm", "localhost/no/such:image"}, 125, "localhost/no/such"},
       {{"run", "--rm", image, "/no/such/binary"}, 127, "/no/such/binary"},
-      {{"run", "-d", "--name", "badcmd", image, "/no/such/binary"}, 125, "/no/such/binary"},
+      {{"run", "-d", "--name", "badcmd", image, "/no/such/binary"}, 127, "/no/such/binary"},
+      {{"run", "--rm", image, "/etc/passwd"}, 126, "ermission denied"},
       {{"run", "--rm", "-u", "nobody-here", image, "true"}, 125, "nobody-here"},
       {{"run", "--rm", "--memory", "1k", image, "true"}, 125, "memory"},
       {{"run", "--rm", "--cpus", "1000", image, "true"}, 125, "1000"},

@@ -30,6 +30,27 @@ int fail_run(const Error& e) {
   return kAgentFailed;
 }
 
+// Docker's codes for a command the OCI runtime could not start: 127 when it does not exist, 126
+// when it cannot be executed; anything else is the agent's failure (125). crun and runc only say
+// which in their message ("executable file `x` not found in $PATH", "exec: \"x\": permission
+// denied"), so — as Docker does with runc's — the text decides.
+int fail_create(const Error& e) {
+  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
+  const std::string& text = e.message;
+  const bool exec_failed = text.find("executable file") != std::string::npos ||
+                           text.find("exec:") != std::string::npos ||
+                           text.find("execvp") != std::string::npos ||
+                           text.find("open executable") != std::string::npos;
+  if (!exec_failed) return kAgentFailed;
+  if (text.find("not found") != std::string::npos ||
+      text.find("No such file or directory") != std::string::npos ||
+      text.find("no such file or directory") != std::string::npos) {
+    return 127;
+  }
+  if (text.find("ermission denied") != std::string::npos) return 126;
+  return kAgentFailed;
+}
+
 // "1048576", "64m", "64M", "64Mi", "1g", "512k" (binary units, as Docker's --memory).
 Result<std::uint64_t> parse_bytes(std::string_view text) {
   std::size_t digits = 0;
@@ -202,7 +223,9 @@ int run_container(const RunArgs& args) {
   auto backend = LinuxRuntime::open(std::move(linux), **images);
   if (!backend) return fail_run(backend.error());
   LinuxRuntime& rt = **backend;
-  if (auto created = rt.create_container(*id, config); !created) return fail_run(created.error());
+  if (auto created = rt.create_container(*id, config); !created) {
+    return fail_create(created.error());
+  }
   auto cleanup = [&] {
     if (!args.remove) return;
     if (auto removed = rt.remove_container(*id); !removed) {
