@@ -232,7 +232,8 @@ TEST_P(AgentCliTest, KillInspectWaitAndForcedRemove) {
   expect_nothing_left();
 }
 
-// The rest runs on crun only: runc has the smoke subset above.
+// Volumes, limits, stats, info and JSON run on crun only: runc has the smoke subset (recovery,
+// kill/inspect/rm, bad inputs).
 class AgentCliCrunTest : public AgentCliTest {};
 
 TEST_P(AgentCliCrunTest, VolumesCpusUserStatsAndJson) {
@@ -302,7 +303,7 @@ TEST_P(AgentCliCrunTest, VolumesCpusUserStatsAndJson) {
   expect_nothing_left();
 }
 
-TEST_P(AgentCliCrunTest, BadInputsFailClearlyAndLeaveNothing) {
+TEST_P(AgentCliTest, BadInputsFailClearlyAndLeaveNothing) {
   struct Case {
     std::vector<std::string> args;
     int exit_code;
