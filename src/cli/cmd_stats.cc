@@ -16,18 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// 1.5MiB, as Docker prints memory.
-std::string binary_size(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024.0 && unit < 4) {
-    value /= 1024.0;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.4g}{}", value, units[unit]);
-}
-
 std::string stats_row(const ContainerId& id, const runtime::ContainerStats& now,
                       const runtime::ContainerStats& before, std::chrono::nanoseconds wall) {
   const double cpu_percent =
