@@ -38,8 +38,8 @@ json oci_candidates(const LinuxRuntime& rt) {
                                                       chosen.state_root().parent_path());
       if (probe) {
         status = "usable";
-        reason = forced ? fmt::format("usable, but $ZLAYER_OCI_RUNTIME selects {}", *forced)
-                        : fmt::format("usable, but {} comes first in the order crun, runc, youki",
+        reason = forced ? fmt::format("$ZLAYER_OCI_RUNTIME selects {}", *forced)
+                        : fmt::format("{} comes first in the order crun, runc, youki",
                                       chosen.name());
       } else {
         reason = probe.error().message;
