@@ -45,15 +45,20 @@ AgentSandbox::~AgentSandbox() {
   (void)remove_cgroup_dirs(cgroup_parent_);
 }
 
-std::map<std::string, std::string> AgentSandbox::env() const {
-  const Paths p = dir_.paths();
+std::map<std::string, std::string> agent_env(const Paths& paths, const fs::path& home,
+                                             const std::string& oci_runtime,
+                                             const std::string& cgroup_parent) {
   return {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
-          {"HOME", dir_.path().string()},
-          {"ZLAYER_ROOT_DIR", p.root_dir.string()},
-          {"ZLAYER_RUNTIME_DIR", p.runtime_dir.string()},
-          {"ZLAYER_WASM_CACHE_DIR", p.wasm_cache_dir.string()},
-          {"ZLAYER_OCI_RUNTIME", oci_runtime_},
-          {"ZLAYER_CGROUP_PARENT", cgroup_parent_}};
+          {"HOME", home.string()},
+          {"ZLAYER_ROOT_DIR", paths.root_dir.string()},
+          {"ZLAYER_RUNTIME_DIR", paths.runtime_dir.string()},
+          {"ZLAYER_WASM_CACHE_DIR", paths.wasm_cache_dir.string()},
+          {"ZLAYER_OCI_RUNTIME", oci_runtime},
+          {"ZLAYER_CGROUP_PARENT", cgroup_parent}};
+}
+
+std::map<std::string, std::string> AgentSandbox::env() const {
+  return agent_env(dir_.paths(), dir_.path(), oci_runtime_, cgroup_parent_);
 }
 
 Result<SubprocessResult> AgentSandbox::agent(std::vector<std::string> args,

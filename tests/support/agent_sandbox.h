@@ -21,6 +21,12 @@
 
 namespace zlayer::testing {
 
+// The environment of a `zlayer-agent` child process: PATH, HOME=`home`, the ZLAYER_* directories
+// of `paths`, ZLAYER_OCI_RUNTIME and ZLAYER_CGROUP_PARENT.
+std::map<std::string, std::string> agent_env(const Paths& paths, const std::filesystem::path& home,
+                                             const std::string& oci_runtime,
+                                             const std::string& cgroup_parent);
+
 class AgentSandbox {
  public:
   // agent_bin: the zlayer-agent executable; oci_runtime: "crun" or "runc".
