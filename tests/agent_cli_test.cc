@@ -279,6 +279,14 @@ TEST_P(AgentCliCrunTest, VolumesCpusUserStatsAndJson) {
   EXPECT_THAT(stats.out, HasSubstr("lim-rep-1"));
   EXPECT_THAT(stats.out, HasSubstr("/ 64MiB"));
 
+  // A stream of stats ends by itself when the container does.
+  auto brief = agent({"run", "-d", "--name", "brief", box_->image_ref(), "sleep", "2"});
+  ASSERT_EQ(brief.exit_code, 0) << brief.err;
+  auto streamed = agent({"stats", "brief"});
+  EXPECT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_THAT(streamed.out, HasSubstr("CPU TIME"));
+  EXPECT_EQ(agent({"rm", "brief"}).exit_code, 0);
+
   auto ps = agent_json({"ps", "-a", "--format", "json"});
   ASSERT_EQ(ps.size(), 1u) << ps.dump();
   for (const char* key :

@@ -48,9 +48,13 @@ Status show_stats(runtime::linux::LinuxRuntime& rt, const ContainerId& id, bool 
   auto before_time = std::chrono::steady_clock::now();
   while (true) {
     std::this_thread::sleep_for(stream ? 1s : 500ms);
+    // A stream stops when the container ends (its cgroup stays until `rm`, frozen at zero tasks).
+    if (stream) {
+      auto current = rt.container_state(id);
+      if (!current || current->is_finished()) return {};
+    }
     auto now = rt.container_stats(id);
     auto now_time = std::chrono::steady_clock::now();
-    // The cgroup goes when the container ends: a stream stops there.
     if (!now && stream) return {};
     if (!now) return tl::unexpected(now.error());
     std::printf("%s\n", stats_row(id, *now, before, now_time - before_time).c_str());
