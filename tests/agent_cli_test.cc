@@ -117,15 +117,15 @@ TEST_P(AgentCliTest, ContainersSurviveAnAgentKilledWithSigkill) {
   ASSERT_TRUE(make_dirs(signals));
   // A foreground agent owning two containers: one that keeps running, one that ends (exit 3)
   // only once the agent is gone.
-  auto fg = box_->spawn_agent({"run", "--name", "fg", box_->image_ref(), "sh", "-c",
+  auto fg = box_->spawn_agent({"run", "--network", "none", "--name", "fg", box_->image_ref(), "sh", "-c",
                                "echo fg-start; exec sleep 1000"});
   ASSERT_TRUE(fg) << fg.error().message;
-  auto ender = box_->spawn_agent({"run", "--name", "ender", "-v", signals.string() + ":/sig",
+  auto ender = box_->spawn_agent({"run", "--network", "none", "--name", "ender", "-v", signals.string() + ":/sig",
                                   box_->image_ref(), "sh", "-c",
                                   "echo waiting; while [ ! -e /sig/go ]; do sleep 0.1; done; "
                                   "echo bye; exit 3"});
   ASSERT_TRUE(ender) << ender.error().message;
-  auto bg = agent({"run", "-d", "--name", "bg", box_->image_ref(), "sh", "-c",
+  auto bg = agent({"run", "--network", "none", "-d", "--name", "bg", box_->image_ref(), "sh", "-c",
                    "echo bg-start; exec sleep 1000"});
   ASSERT_EQ(bg.exit_code, 0) << bg.err;
   EXPECT_THAT(logs_until("fg", "fg-start"), HasSubstr("fg-start"));
@@ -192,7 +192,7 @@ TEST_P(AgentCliTest, ContainersSurviveAnAgentKilledWithSigkill) {
 }
 
 TEST_P(AgentCliTest, KillInspectWaitAndForcedRemove) {
-  auto run = agent({"run", "-d", "--name", "sig", box_->image_ref(), "sh", "-c",
+  auto run = agent({"run", "--network", "none", "-d", "--name", "sig", box_->image_ref(), "sh", "-c",
                     "trap 'echo got USR1' USR1; trap 'echo got RT' 35; echo ready; "
                     "while :; do sleep 0.1; done"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -240,7 +240,7 @@ TEST_P(AgentCliCrunTest, VolumesCpusUserStatsAndJson) {
   const fs::path host = box_->path() / "host";
   ASSERT_TRUE(make_dirs(host));
   ASSERT_TRUE(atomic_write_file(host / "in", "from the host\n"));
-  auto run = agent({"run", "--rm", "-v", host.string() + ":/data:ro", "-v", "cache:/cache",
+  auto run = agent({"run", "--network", "none", "--rm", "-v", host.string() + ":/data:ro", "-v", "cache:/cache",
                     box_->image_ref(), "sh", "-c",
                     "cat /data/in; echo kept > /cache/f; touch /data/x 2>/dev/null || echo ro"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
@@ -249,12 +249,12 @@ TEST_P(AgentCliCrunTest, VolumesCpusUserStatsAndJson) {
   ASSERT_TRUE(kept) << kept.error().message;
   EXPECT_EQ(*kept, "kept\n");
   // The named volume outlives the container and is seen by the next one.
-  auto again = agent({"run", "--rm", "-v", "cache:/c", "-u", "1000", box_->image_ref(), "sh",
+  auto again = agent({"run", "--network", "none", "--rm", "-v", "cache:/c", "-u", "1000", box_->image_ref(), "sh",
                       "-c", "cat /c/f; id -u"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, "kept\n1000\n");
 
-  auto limited = agent({"run", "-d", "--name", "lim", "--cpus", "0.5", "--memory", "64m", "-v",
+  auto limited = agent({"run", "--network", "none", "-d", "--name", "lim", "--cpus", "0.5", "--memory", "64m", "-v",
                         host.string() + ":/data", box_->image_ref(), "sleep", "1000"});
   ASSERT_EQ(limited.exit_code, 0) << limited.err;
   auto details = inspect("lim");
@@ -280,7 +280,7 @@ TEST_P(AgentCliCrunTest, VolumesCpusUserStatsAndJson) {
   EXPECT_THAT(stats.out, HasSubstr("/ 64MiB"));
 
   // A stream of stats ends by itself when the container does.
-  auto brief = agent({"run", "-d", "--name", "brief", box_->image_ref(), "sleep", "2"});
+  auto brief = agent({"run", "--network", "none", "-d", "--name", "brief", box_->image_ref(), "sleep", "2"});
   ASSERT_EQ(brief.exit_code, 0) << brief.err;
   auto streamed = agent({"stats", "brief"});
   EXPECT_EQ(streamed.exit_code, 0) << streamed.err;
@@ -319,18 +319,18 @@ TEST_P(AgentCliTest, BadInputsFailClearlyAndLeaveNothing) {
   };
   const std::string image = box_->image_ref();
   const std::vector<Case> cases = {
-      {{"run", "--rm", "localhost/no/such:image"}, 125, "localhost/no/such"},
-      {{"run", "--rm", image, "/no/such/binary"}, 127, "/no/such/binary"},
-      {{"run", "-d", "--name", "badcmd", image, "/no/such/binary"}, 127, "/no/such/binary"},
-      {{"run", "--rm", image, "/etc/passwd"}, 126, "ermission denied"},
-      {{"run", "--rm", "-u", "nobody-here", image, "true"}, 125,
+      {{"run", "--network", "none", "--rm", "localhost/no/such:image"}, 125, "localhost/no/such"},
+      {{"run", "--network", "none", "--rm", image, "/no/such/binary"}, 127, "/no/such/binary"},
+      {{"run", "--network", "none", "-d", "--name", "badcmd", image, "/no/such/binary"}, 127, "/no/such/binary"},
+      {{"run", "--network", "none", "--rm", image, "/etc/passwd"}, 126, "ermission denied"},
+      {{"run", "--network", "none", "--rm", "-u", "nobody-here", image, "true"}, 125,
        "user \"nobody-here\" not found in the image's /etc/passwd"},
-      {{"run", "--rm", "--memory", "1k", image, "true"}, 125, "below the minimum of 6 MiB"},
-      {{"run", "--rm", "--cpus", "1000", image, "true"}, 125, "1000 is more than the"},
-      {{"run", "--rm", "--cpus", "half", image, "true"}, 125, "--cpus"},
-      {{"run", "--rm", "-v", "relative/dir", image, "true"}, 125, "-v"},
-      {{"run", "--rm", "-v", "/no/such/host/dir:/x", image, "true"}, 125, "/no/such/host/dir"},
-      {{"run", "--rm", "-v", "bad name!:/x", image, "true"}, 125, "bad name!"},
+      {{"run", "--network", "none", "--rm", "--memory", "1k", image, "true"}, 125, "below the minimum of 6 MiB"},
+      {{"run", "--network", "none", "--rm", "--cpus", "1000", image, "true"}, 125, "1000 is more than the"},
+      {{"run", "--network", "none", "--rm", "--cpus", "half", image, "true"}, 125, "--cpus"},
+      {{"run", "--network", "none", "--rm", "-v", "relative/dir", image, "true"}, 125, "-v"},
+      {{"run", "--network", "none", "--rm", "-v", "/no/such/host/dir:/x", image, "true"}, 125, "/no/such/host/dir"},
+      {{"run", "--network", "none", "--rm", "-v", "bad name!:/x", image, "true"}, 125, "bad name!"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(fmt::format("{}", fmt::join(c.args, " ")));

@@ -24,7 +24,8 @@ inline constexpr int kAgentFailed = 125;
 int fail(const Error& e);
 
 // LinuxConfig from the environment: Paths::from_env(), $ZLAYER_OCI_RUNTIME (crun, runc, youki or
-// a path) and $ZLAYER_CGROUP_PARENT (tests give each agent its own).
+// a path), $ZLAYER_CGROUP_PARENT (tests give each agent its own) and the bridge network's
+// $ZLAYER_BRIDGE_NAME, $ZLAYER_BRIDGE_SUBNET, $ZLAYER_CNI_NETWORK, $ZLAYER_CNI_PLUGIN_DIR.
 runtime::linux::LinuxConfig linux_config();
 
 // The image store and the linux backend, for verbs that act on containers.
