@@ -1,5 +1,5 @@
-// `run` and `ps`: a container of the linux backend in the foreground (Docker's `docker run`
-// without -d/-i/-t), and the list of containers.
+// `run`, `stop`, `rm`, `logs` and `exec`: a container of the linux backend in the foreground or
+// detached (Docker's `docker run`), and the verbs that act on one.
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -16,6 +18,7 @@
 #include "cli/cmd_run_wasm.h"
 #include "cli/commands.h"
 #include "cli/run_support.h"
+#include "cli/container_cli.h"
 #include "core/paths.h"
 #include "core/quantity.h"
 #include "image/image_service.h"
@@ -27,9 +30,66 @@ namespace {
 using runtime::linux::LinuxConfig;
 using runtime::linux::LinuxRuntime;
 
-int fail_run(const Error& e) {
+// Docker's codes for a command the OCI runtime could not start: 127 when it does not exist, 126
+// when it cannot be executed; anything else is the agent's failure (125). crun and runc only say
+// which in their message ("executable file `x` not found in $PATH", "exec: \"x\": permission
+// denied"), so — as Docker does with runc's — the text decides.
+int fail_create(const Error& e) {
   std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
+  const std::string& text = e.message;
+  const bool exec_failed = text.find("executable file") != std::string::npos ||
+                           text.find("exec:") != std::string::npos ||
+                           text.find("execvp") != std::string::npos ||
+                           text.find("open executable") != std::string::npos;
+  if (!exec_failed) return kAgentFailed;
+  if (text.find("not found") != std::string::npos ||
+      text.find("No such file or directory") != std::string::npos ||
+      text.find("no such file or directory") != std::string::npos) {
+    return 127;
+  }
+  if (text.find("ermission denied") != std::string::npos) return 126;
   return kAgentFailed;
+}
+
+// "0.5" → 0.5 (Docker's --cpus: a share of CPU cores). The upper bound (online CPUs) is the
+// bundle's check. Errors: kInvalidArgument quoting the text.
+Result<double> parse_cpus(const std::string& text) {
+  auto cpus = parse_cpu_quantity(text);
+  if (!cpus) return unexpected(cpus.error().wrap("--cpus"));
+  return cpus;
+}
+
+// Docker's -v: "SRC:DST[:ro|rw]". An absolute SRC is a bind mount of that host path; otherwise
+// SRC names a volume kept under $ZLAYER_ROOT_DIR/volumes/<name>. DST must be absolute.
+// Errors: kInvalidArgument quoting the text and saying what was expected.
+Result<runtime::StorageEntry> parse_volume(const std::string& text) {
+  auto bad = [&](std::string_view why) {
+    return errorf(Errc::kInvalidArgument, "-v \"{}\": {} (expected SRC:DST[:ro], SRC an absolute "
+                  "host path or a volume name)", text, why);
+  };
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    auto colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3) return bad("wrong number of ':' parts");
+  const std::string& source = parts[0];
+  const std::string& target = parts[1];
+  bool readonly = false;
+  if (parts.size() == 3) {
+    if (parts[2] == "ro") {
+      readonly = true;
+    } else if (parts[2] != "rw") {
+      return bad(fmt::format("unknown mode \"{}\" (ro or rw)", parts[2]));
+    }
+  }
+  if (source.empty()) return bad("the source is empty");
+  if (target.empty() || target.front() != '/') return bad("the target must be an absolute path");
+  if (source.front() == '/') return runtime::BindMount{source, target, readonly};
+  return runtime::NamedVolume{source, target, readonly};
 }
 
 // Docker's -p forms: HOST:CONTAINER, IP:HOST:CONTAINER, [IPv6]:HOST:CONTAINER, each optionally
@@ -87,30 +147,6 @@ Result<runtime::PortMapping> parse_publish(std::string_view text) {
   return mapping;
 }
 
-LinuxConfig linux_config() {
-  LinuxConfig config{.paths = Paths::from_env()};
-  // Forcing crun/runc/youki (or a path) until the agent has a configuration file.
-  if (const char* forced = std::getenv("ZLAYER_OCI_RUNTIME"); forced && *forced) {
-    config.oci_runtime = forced;
-  }
-  // Tests give each agent its own cgroup parent, so nothing they leave can collide.
-  if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
-    config.cgroup_parent = parent;
-  }
-  // The bridge network, until there is a configuration file (docs/cli.md). Tests and agents
-  // that run side by side set their own; the IPAM directory follows ZLAYER_RUNTIME_DIR.
-  const std::pair<const char*, std::string*> network_env[] = {
-      {"ZLAYER_BRIDGE_NAME", &config.network.bridge_name},
-      {"ZLAYER_BRIDGE_SUBNET", &config.network.subnet},
-      {"ZLAYER_CNI_NETWORK", &config.network.network_name},
-  };
-  for (const auto& [name, field] : network_env) {
-    if (const char* value = std::getenv(name); value && *value) *field = value;
-  }
-  if (const char* dir = std::getenv("ZLAYER_CNI_PLUGIN_DIR"); dir && *dir) {
-    config.network.cni_bin_dir = dir;
-  }
-  return config;
 }
 
 // Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `run` go to the container's
@@ -133,6 +169,9 @@ struct RunArgs {
   std::string name;
   std::vector<std::string> env;
   std::string memory;
+  std::string cpus;
+  std::string user;
+  std::vector<std::string> volumes;
   std::string network = "bridge";
   std::vector<std::string> publish;  // -p values
   std::vector<std::string> rest;     // IMAGE CMD...
@@ -181,6 +220,16 @@ int run_container(const RunArgs& args) {
     if (!bytes) return fail_run(bytes.error().wrap("--memory"));
     config.resources.memory_bytes = *bytes;
   }
+  if (!args.cpus.empty()) {
+    auto cpus = parse_cpus(args.cpus);
+    if (!cpus) return fail_run(cpus.error());
+    config.resources.cpus = *cpus;
+  }
+  for (const auto& volume : args.volumes) {
+    auto entry = parse_volume(volume);
+    if (!entry) return fail_run(entry.error());
+    config.storage.push_back(std::move(*entry));
+  }
   for (const auto& kv : args.env) {
     if (kv.find('=') == std::string::npos || kv.front() == '=') {
       std::fprintf(stderr, "zlayer-agent: -e expects KEY=VALUE, not \"%s\"\n", kv.c_str());
@@ -188,6 +237,7 @@ int run_container(const RunArgs& args) {
     }
   }
   config.env = args.env;
+  if (!args.user.empty()) config.user = args.user;
   if (args.rest.size() > 1) {
     config.args = std::vector<std::string>(args.rest.begin() + 1, args.rest.end());
   }
@@ -213,7 +263,9 @@ int run_container(const RunArgs& args) {
   auto backend = LinuxRuntime::open(std::move(linux), **images);
   if (!backend) return fail_run(backend.error());
   LinuxRuntime& rt = **backend;
-  if (auto created = rt.create_container(*id, config); !created) return fail_run(created.error());
+  if (auto created = rt.create_container(*id, config); !created) {
+    return fail_create(created.error());
+  }
   auto cleanup = [&] {
     if (!args.remove) return;
     if (auto removed = rt.remove_container(*id); !removed) {
@@ -245,61 +297,20 @@ int run_container(const RunArgs& args) {
   return exit->exit_code;
 }
 
-int fail(const Error& e) {
-  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
-  return 1;
-}
-
-// The image store and the backend, for verbs that act on existing containers.
-struct Backend {
-  std::unique_ptr<image::ImageService> images;
-  std::unique_ptr<LinuxRuntime> runtime;
-};
-Result<Backend> open_backend() {
-  LinuxConfig linux = linux_config();
-  ZLAYER_TRY(images,
-             image::ImageService::open(linux.paths, image::RegistryOptions::default_options()));
-  ZLAYER_TRY(runtime, LinuxRuntime::open(std::move(linux), *images));
-  return Backend{std::move(images), std::move(runtime)};
-}
-
-// Runs `body` on the container named `name` (NAME or NAME-rep-N) with the backend state.db
-// records for it; exit 1 on its error.
-int with_container(const std::string& name,
-                   const std::function<Status(runtime::Runtime&, const ContainerId&)>& body) {
-  auto id = container_id_for(name);
-  if (!id) return fail(id.error());
-  if (is_wasm_container(name)) {
+// Runs `body` on the container named `text` (name, full id or unique prefix): a WASM instance
+// through the wasm backend, anything else through the linux backend; exit 1 on its error.
+int with_any_container(const std::string& text,
+                       const std::function<Status(runtime::Runtime&, const ContainerId&)>& body) {
+  if (is_wasm_container(text)) {
+    auto id = container_id_for(text);
+    if (!id) return fail(id.error());
     auto wasm = open_wasm_runtime();
     if (!wasm) return fail(wasm.error());
     auto done = body(**wasm, *id);
     if (!done) return fail(done.error());
     return 0;
   }
-  auto backend = open_backend();
-  if (!backend) return fail(backend.error());
-  auto done = body(*backend->runtime, *id);
-  if (!done) return fail(done.error());
-  return 0;
-}
-
-int list_containers(bool all) {
-  auto opened = open_backend();
-  if (!opened) return fail_run(opened.error());
-  auto& backend = opened->runtime;
-  auto ids = backend->list_containers();
-  if (!ids) return fail_run(ids.error());
-  std::printf("%-40s %s\n", "CONTAINER", "STATUS");
-  for (const auto& id : *ids) {
-    auto state = backend->container_state(id);
-    std::string status = state ? std::string(state->phase_name()) : "unknown";
-    if (state && state->exit) status += " (" + std::to_string(state->exit->exit_code) + ")";
-    const bool running = state && !state->is_finished();
-    if (!all && !running) continue;
-    std::printf("%-40s %s\n", id.str().c_str(), status.c_str());
-  }
-  print_wasm_containers(all);
-  return 0;
+  return with_container(text, [&](LinuxRuntime& rt, const ContainerId& id) { return body(rt, id); });
 }
 
 }  // namespace
@@ -314,6 +325,11 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("-e,--env", args->env, "environment variable KEY=VALUE (repeatable)")
         ->allow_extra_args(false);
     cmd->add_option("-m,--memory", args->memory, "memory limit: bytes, or 64m, 1g …");
+    cmd->add_option("-u,--user", args->user, "user in the image: name, uid, name:group, uid:gid");
+    cmd->add_option("--cpus", args->cpus, "CPU limit as a share of cores: 0.5, 2");
+    cmd->add_option("-v,--volume", args->volumes,
+                    "SRC:DST[:ro] bind mount (absolute SRC) or named volume (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--network", args->network, "bridge (default), host or none");
     cmd->add_option("-p,--publish", args->publish,
                     "publish a port: [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp] (repeatable)")
@@ -326,20 +342,14 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("ps", "List containers");
-    auto all = std::make_shared<bool>(false);
-    cmd->add_flag("-a,--all", *all, "also show containers that have exited");
-    cmd->callback([=, &commands] { commands.selected = [=] { return list_containers(*all); }; });
-  }
-  {
     auto* cmd = app.add_subcommand("stop", "Stop a container: stop signal, then SIGKILL");
     auto name = std::make_shared<std::string>();
     auto seconds = std::make_shared<int>(10);
     cmd->add_option("-t,--time", *seconds, "seconds to wait before SIGKILL (default 10)");
-    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
+        return with_any_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
           return rt.stop_container(id, std::chrono::seconds(*seconds));
         });
       };
@@ -350,16 +360,24 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     auto name = std::make_shared<std::string>();
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("-f,--force", *force, "kill it first when it is running");
-    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
+        return with_any_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
           ZLAYER_TRY(state, rt.container_state(id));
           if (!*force && !state.is_finished() &&
               state.phase != runtime::ContainerState::Phase::kCreated) {
             return errorf(Errc::kFailedPrecondition,
                           "container {} is {}; stop it first or use rm -f", id.str(),
                           state.phase_name());
+          }
+          // -f: SIGKILL first (remove also does, but a kill that fails should say so).
+          if (*force && state.can_stop()) {
+            if (auto killed = rt.kill_container(id, SIGKILL);
+                !killed && killed.error().code != Errc::kFailedPrecondition &&
+                killed.error().code != Errc::kNotFound) {
+              return killed;
+            }
           }
           return rt.remove_container(id);
         });
@@ -373,10 +391,10 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_flag("-f,--follow", options->follow, "keep printing until the container exits");
     cmd->add_option("--tail", options->tail, "only the last N lines");
     cmd->add_flag("-t,--timestamps", options->timestamps, "prefix each line with its time");
-    cmd->add_option("CONTAINER", *name, "container name")->required();
+    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
+        return with_any_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
           return rt.container_logs(id, *options, [](const runtime::LogEntry& e) -> Status {
             std::FILE* out = e.is_stderr ? stderr : stdout;
             std::fwrite(e.text.data(), 1, e.text.size(), out);
@@ -401,7 +419,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
           return 2;
         }
         int code = 0;
-        int status = with_container(
+        int status = with_any_container(
             rest->front(), [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
               runtime::ExecOptions options;
               options.command.assign(rest->begin() + 1, rest->end());

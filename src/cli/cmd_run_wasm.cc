@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/run_support.h"
+#include "core/quantity.h"
 #include "core/paths.h"
 #include "core/time_format.h"
 #include "image/image_service.h"
@@ -23,11 +24,6 @@ namespace zlayer::cli {
 namespace {
 
 using wasm::WasmRuntime;
-
-int fail_run(const Error& e) {
-  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
-  return kAgentFailed;
-}
 
 void write_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -76,8 +72,8 @@ int run_module(const WasmRunRequest& request, image::ImageService* images,
   }
   container.env = request.env;
   if (!request.memory.empty()) {
-    auto bytes = parse_bytes(request.memory);
-    if (!bytes) return fail_run(bytes.error());
+    auto bytes = parse_byte_quantity(request.memory);
+    if (!bytes) return fail_run(bytes.error().wrap("--memory"));
     container.wasm.max_memory_bytes = *bytes;
   }
   // `run prog.wasm -- ARGS`: the `--` only separates the agent's flags from the module's.

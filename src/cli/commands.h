@@ -21,13 +21,20 @@ struct Commands {
 void register_commands(CLI::App& app, Commands& commands);
 
 // Prints "zlayer-agent: <message>" on stderr and returns exit code 1 (a failed command).
+// Defined in container_cli.cc (the library tests link without the executable).
 int fail(const Error& e);
 
 // One registration function per cmd_<verb>.cc.
 void register_version(CLI::App& app, Commands& commands);
 void register_image_commands(CLI::App& app, Commands& commands);   // pull, images, image …
-void register_run_commands(CLI::App& app, Commands& commands);     // run, ps
+void register_run_commands(CLI::App& app, Commands& commands);     // run, stop, rm, logs, exec
 void register_deploy_commands(CLI::App& app, Commands& commands);  // deploy
 void register_secret_commands(CLI::App& app, Commands& commands);  // secret set|ls|rm
+void register_ps(CLI::App& app, Commands& commands);
+void register_kill(CLI::App& app, Commands& commands);
+void register_inspect(CLI::App& app, Commands& commands);
+void register_stats(CLI::App& app, Commands& commands);
+void register_info(CLI::App& app, Commands& commands);
+void register_wait(CLI::App& app, Commands& commands);
 
 }  // namespace zlayer::cli

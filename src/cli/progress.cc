@@ -4,15 +4,27 @@
 
 namespace zlayer::cli {
 
-std::string human_size(std::int64_t bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double value = static_cast<double>(bytes);
+namespace {
+
+std::string scaled_size(double value, double base, const char* const (&units)[5]) {
   int unit = 0;
-  while (value >= 1000.0 && unit < 4) {
-    value /= 1000.0;
+  while (value >= base && unit < 4) {
+    value /= base;
     ++unit;
   }
-  return unit == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", value, units[unit]);
+  return unit == 0 ? fmt::format("{}B", value) : fmt::format("{:.3g}{}", value, units[unit]);
+}
+
+}  // namespace
+
+std::string human_size(std::int64_t bytes) {
+  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+  return scaled_size(static_cast<double>(bytes), 1000.0, kUnits);
+}
+
+std::string binary_size(std::uint64_t bytes) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  return scaled_size(static_cast<double>(bytes), 1024.0, kUnits);
 }
 
 namespace {

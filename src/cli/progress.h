@@ -32,5 +32,7 @@ class PullProgress {
 
 // "12.3MB" (decimal units, as Docker prints sizes).
 std::string human_size(std::int64_t bytes);
+// "1.5MiB" (binary units, as `docker stats` prints memory).
+std::string binary_size(std::uint64_t bytes);
 
 }  // namespace zlayer::cli

@@ -8,15 +8,13 @@
 
 #include "core/container_id.h"
 #include "core/error.h"
+#include "cli/container_cli.h"  // kAgentFailed
 
 namespace zlayer::cli {
 
-// Docker's exit code when the agent itself fails before the container runs.
-inline constexpr int kAgentFailed = 125;
-
-// "1048576", "64m", "64M", "64Mi", "1g", "512k" (binary units, as Docker's --memory) → bytes.
-// Errors: kInvalidArgument quoting `text`.
-Result<std::uint64_t> parse_bytes(std::string_view text);
+// Prints "zlayer-agent: <message>" to stderr and returns kAgentFailed (125): the agent failed
+// before the container or module ran (Docker's convention for `run`).
+int fail_run(const Error& e);
 
 // The container id `run --name NAME` means: NAME-rep-N as given, NAME as NAME-rep-1, and a
 // generated "run-<8 hex>-rep-1" when empty. Errors: kInvalidArgument for a bad service name.

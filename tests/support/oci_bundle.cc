@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <random>
-#include <sstream>
 
 #include "core/fs.h"
 #include "core/subprocess.h"
+#include "runtime/linux/cgroups.h"
 
 namespace zlayer::testing {
 
@@ -77,32 +77,11 @@ Status write_test_bundle(const fs::path& bundle, const TestBundleOptions& option
   return atomic_write_file(bundle / "config.json", test_bundle_config(options).dump(2));
 }
 
-namespace {
-
-std::vector<fs::path> cgroup_mount_points() {
-  std::vector<fs::path> points;
-  auto text = read_file("/proc/self/mountinfo");
-  if (!text) return points;
-  std::istringstream lines(*text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto separator = line.find(" - ");
-    if (separator == std::string::npos) continue;
-    std::istringstream head(line.substr(0, separator));
-    std::istringstream tail(line.substr(separator + 3));
-    std::string id, parent, device, root, mount_point, fstype;
-    head >> id >> parent >> device >> root >> mount_point;
-    tail >> fstype;
-    if (fstype == "cgroup" || fstype == "cgroup2") points.emplace_back(mount_point);
-  }
-  return points;
-}
-
-}  // namespace
-
 std::vector<fs::path> cgroup_dirs(std::string_view relative) {
   std::vector<fs::path> found;
-  for (const auto& point : cgroup_mount_points()) {
+  auto layout = runtime::linux::detect_cgroup_layout();
+  if (!layout) return found;
+  for (const auto& point : layout->mount_points()) {
     fs::path dir = point / relative;
     std::error_code ec;
     if (fs::is_directory(dir, ec)) found.push_back(dir);

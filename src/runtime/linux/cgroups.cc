@@ -474,6 +474,52 @@ const CgroupV1Hierarchy* CgroupLayout::v1_hierarchy(std::string_view controller)
   return nullptr;
 }
 
+std::vector<fs::path> CgroupLayout::mount_points() const {
+  std::vector<fs::path> points;
+  for (const auto& hierarchy : v1) points.push_back(hierarchy.mount_point);
+  if (v2_mount) points.push_back(*v2_mount);
+  return points;
+}
+
+namespace {
+
+// `path` (as /proc/<pid>/cgroup shows it) under a mount of the cgroup `mount_root`.
+fs::path under_mount(const fs::path& mount_point, std::string_view mount_root,
+                     std::string_view path) {
+  if (mount_root != "/" && path.substr(0, mount_root.size()) == mount_root) {
+    path.remove_prefix(mount_root.size());
+  }
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return mount_point / path;
+}
+
+}  // namespace
+
+Result<fs::path> process_cgroup_dir(const CgroupLayout& layout, std::string_view proc_pid_cgroup,
+                                    std::string_view controller) {
+  const CgroupV1Hierarchy* hierarchy = layout.v1_hierarchy(controller);
+  std::optional<std::string_view> v2_path;
+  for (auto line : split(proc_pid_cgroup, '\n')) {
+    auto first = line.find(':');
+    auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
+    if (second == std::string_view::npos) continue;
+    auto controllers = line.substr(first + 1, second - first - 1);
+    auto path = line.substr(second + 1);
+    if (controllers.empty()) {
+      v2_path = path;
+      continue;
+    }
+    if (hierarchy == nullptr) continue;
+    auto names = split(controllers, ',');
+    if (std::find(names.begin(), names.end(), controller) != names.end()) {
+      return under_mount(hierarchy->mount_point, hierarchy->root, path);
+    }
+  }
+  if (v2_path && layout.v2_mount) return under_mount(*layout.v2_mount, layout.v2_root, *v2_path);
+  return errorf(Errc::kNotFound, "no {} cgroup for the process (neither a v1 hierarchy nor cgroup2)",
+                controller);
+}
+
 Result<CgroupLayout> parse_cgroup_layout(std::string_view mountinfo) {
   CgroupLayout layout;
   int line_number = 0;
@@ -492,11 +538,16 @@ Result<CgroupLayout> parse_cgroup_layout(std::string_view mountinfo) {
     std::string_view fstype = separator[1];
     std::string_view super_options = separator + 3 < parts.end() ? separator[3] : "";
     fs::path mount_point = unescape_octal(parts[4]);
+    std::string mount_root = unescape_octal(parts[3]);
     if (fstype == "cgroup2") {
-      if (!layout.v2_mount) layout.v2_mount = mount_point;
+      if (!layout.v2_mount) {
+        layout.v2_mount = mount_point;
+        layout.v2_root = mount_root;
+      }
     } else if (fstype == "cgroup") {
       CgroupV1Hierarchy hierarchy;
       hierarchy.mount_point = mount_point;
+      hierarchy.root = mount_root;
       for (auto option : split(super_options, ',')) {
         if (is_v1_controller(option)) hierarchy.controllers.emplace_back(option);
         if (option.substr(0, 5) == "name=") hierarchy.name = std::string(option.substr(5));

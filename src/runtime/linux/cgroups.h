@@ -32,6 +32,9 @@ struct CgroupV1Hierarchy {
   std::vector<std::string> controllers;  // sorted, e.g. {"cpu", "cpuacct"}; empty when named only
   std::string name;                      // "systemd" for name=systemd, else empty
   std::filesystem::path mount_point;     // e.g. /sys/fs/cgroup/memory
+  // The cgroup mounted there (mountinfo field 4): "/" normally, a cgroup path inside a cgroup
+  // namespace or a bind mount of a sub-tree.
+  std::string root = "/";
   bool operator==(const CgroupV1Hierarchy&) const = default;
 };
 
@@ -43,9 +46,12 @@ struct CgroupLayout {
   // Controllers available in the cgroup2 root (its cgroup.controllers), sorted. Filled by
   // detect_cgroup_layout() only: the pure parser cannot know them.
   std::vector<std::string> v2_controllers;
+  std::string v2_root = "/";  // the cgroup mounted at v2_mount (mountinfo field 4)
 
   // The v1 hierarchy carrying `controller` ("memory"), or nullptr when it is not mounted as v1.
   [[nodiscard]] const CgroupV1Hierarchy* v1_hierarchy(std::string_view controller) const;
+  // Every mount point: the v1 hierarchies in order, then the cgroup2 mount.
+  [[nodiscard]] std::vector<std::filesystem::path> mount_points() const;
 };
 
 // Parses the text of /proc/<pid>/mountinfo (proc(5), "/proc/pid/mountinfo") and returns the
@@ -62,6 +68,16 @@ struct CgroupLayout {
 [[nodiscard]] Result<CgroupLayout> detect_cgroup_layout(
     const std::filesystem::path& mountinfo = "/proc/self/mountinfo",
     const std::filesystem::path& root = "/");
+
+// The directory of the cgroup a process is in for `controller` ("memory"), from the text of
+// /proc/<pid>/cgroup (cgroups(7): "id:controllers:path" per hierarchy, "0::path" for cgroup2):
+// the v1 hierarchy carrying the controller when mounted, else the cgroup2 mount. The path is
+// taken relative to the mount's root (mountinfo field 4), so it also works inside cgroup
+// namespaces. Pure. Errors: kNotFound when neither the controller's v1 hierarchy nor a cgroup2
+// line and mount exist.
+[[nodiscard]] Result<std::filesystem::path> process_cgroup_dir(const CgroupLayout& layout,
+                                                               std::string_view proc_pid_cgroup,
+                                                               std::string_view controller);
 
 // Resource counters of one cgroup. A field is empty when its controller is not mounted or not
 // enabled for this cgroup (its file does not exist). Limits are also empty when unlimited: a

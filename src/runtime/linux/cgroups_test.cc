@@ -159,6 +159,40 @@ TEST(CgroupLayoutTest, LayoutTable) {
   }
 }
 
+TEST(CgroupLayoutTest, ProcessCgroupDirFollowsTheControllersHierarchy) {
+  auto hybrid = parse_cgroup_layout(kHybridMountinfo);
+  ASSERT_TRUE(hybrid) << hybrid.error().message;
+  EXPECT_EQ(hybrid->mount_points().size(), 10u);
+  constexpr std::string_view kMembership =
+      "10:memory:/zlayer/web-rep-1\n9:pids:/zlayer/web-rep-1\n1:name=systemd:/init.scope\n"
+      "0::/zlayer/web-rep-1\n";
+  auto memory = process_cgroup_dir(*hybrid, kMembership, "memory");
+  ASSERT_TRUE(memory) << memory.error().message;
+  EXPECT_EQ(*memory, "/sys/fs/cgroup/memory/zlayer/web-rep-1");
+  // No v1 hierarchy for hugetlb: the cgroup2 mount.
+  auto hugetlb = process_cgroup_dir(*hybrid, kMembership, "hugetlb");
+  ASSERT_TRUE(hugetlb) << hugetlb.error().message;
+  EXPECT_EQ(*hugetlb, "/sys/fs/cgroup/unified/zlayer/web-rep-1");
+
+  auto v2 = parse_cgroup_layout(kV2Mountinfo);
+  ASSERT_TRUE(v2) << v2.error().message;
+  auto unified = process_cgroup_dir(*v2, "0::/system.slice/x.service\n", "memory");
+  ASSERT_TRUE(unified) << unified.error().message;
+  EXPECT_EQ(*unified, "/sys/fs/cgroup/system.slice/x.service");
+  auto none = process_cgroup_dir(*v2, "5:memory:/a\n", "memory");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::kNotFound);
+
+  // A mount of a sub-tree (a cgroup namespace): paths are taken relative to its root.
+  auto nested = parse_cgroup_layout(
+      "35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+  ASSERT_TRUE(nested) << nested.error().message;
+  EXPECT_EQ(nested->v1_hierarchy("memory")->root, "/docker/abc");
+  auto inside = process_cgroup_dir(*nested, "4:memory:/docker/abc/web\n", "memory");
+  ASSERT_TRUE(inside) << inside.error().message;
+  EXPECT_EQ(*inside, "/sys/fs/cgroup/memory/web");
+}
+
 TEST(CgroupLayoutTest, CoMountedControllersShareOneHierarchy) {
   auto layout = parse_cgroup_layout(kV1Mountinfo);
   ASSERT_TRUE(layout);

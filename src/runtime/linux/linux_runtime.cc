@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/fs.h"
@@ -35,6 +37,44 @@ Result<nlohmann::json> read_json_object(const fs::path& dir, std::string_view na
   return parsed;
 }
 
+std::optional<Clock::WallTime> unix_time(const Value& v) {
+  const auto* seconds = std::get_if<std::int64_t>(&v);
+  if (seconds == nullptr || *seconds <= 0) return std::nullopt;
+  return Clock::WallTime(std::chrono::seconds(*seconds));
+}
+
+// The mounts config.json has because a user asked for them: the OCI defaults and the etc files
+// the bundle writes are left out (bundle.h lists them).
+std::vector<MountDetails> user_mounts(const nlohmann::json& config, const fs::path& volumes_dir,
+                                      const fs::path& container_dir) {
+  static const std::set<std::string> kDefaults = {
+      "/proc",         "/dev",        "/dev/pts",     "/dev/shm",        "/dev/mqueue", "/sys",
+      "/sys/fs/cgroup", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
+  std::vector<MountDetails> mounts;
+  for (const auto& m : config.value("mounts", nlohmann::json::array())) {
+    if (!m.is_object()) continue;
+    MountDetails d;
+    d.destination = m.value("destination", std::string());
+    if (kDefaults.count(d.destination)) continue;
+    d.source = m.value("source", std::string());
+    const auto options = m.value("options", std::vector<std::string>{});
+    d.readonly = std::find(options.begin(), options.end(), "ro") != options.end();
+    const std::string type = m.value("type", std::string());
+    if (type == "tmpfs") {
+      d.type = "tmpfs";
+    } else if (fs::path(d.source).parent_path() == volumes_dir) {
+      d.type = "volume";
+      d.name = fs::path(d.source).filename().string();
+    } else if (fs::path(d.source).parent_path() == container_dir / "volumes") {
+      d.type = "anonymous";
+    } else {
+      d.type = "bind";
+    }
+    mounts.push_back(std::move(d));
+  }
+  return mounts;
+}
+
 Result<nlohmann::json> read_config(const fs::path& dir) {
   return read_json_object(dir, "config.json");
 }
@@ -44,11 +84,12 @@ constexpr std::string_view kNetworkFile = "network.json";
 
 }  // namespace
 
-LinuxRuntime::LinuxRuntime(LinuxConfig config, image::ImageService& images, OciRuntime oci,
-                           CgroupLayout layout, state::StateDb db)
+LinuxRuntime::LinuxRuntime(LinuxConfig config, image::ImageService& images,
+                           RuntimeSelection selection, CgroupLayout layout, state::StateDb db)
     : config_(std::move(config)),
       images_(images),
-      oci_(std::move(oci)),
+      oci_(std::move(selection.runtime)),
+      rejected_(std::move(selection.rejected)),
       layout_(std::move(layout)),
       db_(std::move(db)) {}
 
@@ -68,7 +109,7 @@ Result<std::unique_ptr<LinuxRuntime>> LinuxRuntime::open(LinuxConfig config,
   ZLAYER_CHECK(make_dirs(config.paths.containers_dir()));
   ZLAYER_TRY(db, state::StateDb::open(config.paths.state_db()));
   return std::unique_ptr<LinuxRuntime>(new LinuxRuntime(
-      std::move(config), images, std::move(selection.runtime), std::move(layout), std::move(db)));
+      std::move(config), images, std::move(selection), std::move(layout), std::move(db)));
 }
 
 fs::path LinuxRuntime::container_dir(const ContainerId& id) const {
@@ -511,6 +552,61 @@ Result<std::vector<ContainerId>> LinuxRuntime::list_containers() {
     }
   }
   return ids;
+}
+
+Result<ContainerDetails> LinuxRuntime::inspect(const ContainerId& id) {
+  ZLAYER_TRY(rows, db_.query("SELECT image, created_at, started_at, deployment FROM containers "
+                             "WHERE id = ?1 AND backend = 'linux'",
+                             {id.str()}));
+  if (rows.empty()) return errorf(Errc::kNotFound, "no such container: {}", id.str());
+  ContainerDetails d;
+  d.id = id;
+  d.image = state::as_string(rows[0][0]);
+  d.created_at = unix_time(rows[0][1]);
+  d.started_at = unix_time(rows[0][2]);
+  const std::string deployment = state::as_string(rows[0][3]);
+  ZLAYER_TRY(current, container_state(id));
+  d.state = current;
+  if (current.exit) d.finished_at = current.exit->finished_at;
+  if (!current.is_finished()) {
+    if (auto oci = oci_.state(id.str()); oci && oci->status != OciStatus::kStopped) {
+      d.pid = static_cast<int>(oci->pid);
+    }
+  }
+  const fs::path dir = container_dir(id);
+  ZLAYER_TRY(config, read_config(dir));
+  const auto& proc = config.value("process", nlohmann::json::object());
+  d.args = proc.value("args", std::vector<std::string>{});
+  d.env = proc.value("env", std::vector<std::string>{});
+  d.working_dir = proc.value("cwd", std::string("/"));
+  const auto& user = proc.value("user", nlohmann::json::object());
+  d.user = fmt::format("{}:{}", user.value("uid", 0u), user.value("gid", 0u));
+  d.hostname = config.value("hostname", std::string());
+  const auto& linux_section = config.value("linux", nlohmann::json::object());
+  const auto& resources = linux_section.value("resources", nlohmann::json::object());
+  if (auto limit = resources.value("/memory/limit"_json_pointer, std::int64_t{-1}); limit > 0) {
+    d.memory_limit_bytes = static_cast<std::uint64_t>(limit);
+  }
+  const auto quota = resources.value("/cpu/quota"_json_pointer, std::int64_t{-1});
+  const auto period = resources.value("/cpu/period"_json_pointer, std::int64_t{0});
+  if (quota > 0 && period > 0) d.cpus = static_cast<double>(quota) / static_cast<double>(period);
+  d.network_mode = "host";
+  for (const auto& ns : linux_section.value("namespaces", nlohmann::json::array())) {
+    if (ns.value("type", std::string()) != "network") continue;
+    d.network_mode = ns.contains("path") ? "bridge" : "none";
+  }
+  if (auto ip = container_ip(id)) d.ip = *ip;
+  d.mounts = user_mounts(config, config_.paths.volumes_dir(), dir);
+  d.log_path = log_path(id);
+  d.bundle = dir;
+  d.oci_runtime = oci_.name();
+  if (auto restarts = db_.query(
+          "SELECT restart_count FROM services WHERE deployment = ?1 AND name = ?2",
+          {deployment, id.service});
+      restarts && !restarts->empty()) {
+    d.restart_count = state::as_int((*restarts)[0][0]);
+  }
+  return d;
 }
 
 }  // namespace zlayer::runtime::linux

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/paths.h"
 #include "image/image_service.h"
@@ -35,6 +36,45 @@ struct LinuxConfig {
   NetworkConfig network;
 };
 
+// One mount a user asked for (not the OCI defaults such as /proc or the etc files), as
+// `inspect` shows it. type: "bind" (host path), "volume" (named, under volumes/<name>),
+// "anonymous" (under the container's volumes/), "tmpfs".
+struct MountDetails {
+  std::string type;
+  std::string name;  // volume name for "volume", else empty
+  std::string source;
+  std::string destination;
+  bool readonly = false;
+  bool operator==(const MountDetails&) const = default;
+};
+
+// What `inspect` and `ps` show about one container, read from state.db, the bundle's
+// config.json (what actually runs) and exit.json. Times are wall-clock; state.db keeps whole
+// seconds, exit.json nanoseconds.
+struct ContainerDetails {
+  ContainerId id;
+  std::string image;  // the reference it was created from
+  ContainerState state;
+  int pid = 0;  // the init on the host while created/running/paused, else 0
+  std::optional<Clock::WallTime> created_at;
+  std::optional<Clock::WallTime> started_at;
+  std::optional<Clock::WallTime> finished_at;
+  std::vector<std::string> args;  // the process as config.json has it
+  std::vector<std::string> env;   // "KEY=VALUE" as the container sees it
+  std::string working_dir;
+  std::string user;  // "uid:gid"
+  std::string hostname;
+  std::optional<std::uint64_t> memory_limit_bytes;  // unset = unlimited
+  std::optional<double> cpus;                       // CFS quota / period; unset = unlimited
+  std::vector<MountDetails> mounts;
+  std::string network_mode;       // "none", "host" or "bridge"
+  std::optional<std::string> ip;  // the container's address when it has one of its own
+  std::filesystem::path log_path;
+  std::filesystem::path bundle;
+  std::string oci_runtime;                   // "crun", "runc", …
+  std::optional<std::int64_t> restart_count;  // set when its service has a restart record
+};
+
 class LinuxRuntime final : public Runtime {
  public:
   // Selects the OCI runtime, detects the cgroup layout and opens state.db. `images` must outlive
@@ -44,6 +84,9 @@ class LinuxRuntime final : public Runtime {
 
   [[nodiscard]] const OciRuntime& oci() const { return oci_; }
   [[nodiscard]] const CgroupLayout& cgroup_layout() const { return layout_; }
+  // The candidates tried before the chosen OCI runtime, and why each was not used.
+  [[nodiscard]] const std::vector<RejectedRuntime>& rejected_runtimes() const { return rejected_; }
+  [[nodiscard]] const LinuxConfig& config() const { return config_; }
   // The container's directory and the OCI cgroupsPath it runs in.
   [[nodiscard]] std::filesystem::path container_dir(const ContainerId& id) const;
   [[nodiscard]] std::string cgroups_path(const ContainerId& id) const;
@@ -95,14 +138,17 @@ class LinuxRuntime final : public Runtime {
   [[nodiscard]] std::filesystem::path netns_path(const ContainerId& id) const;
   Result<std::vector<ContainerId>> list_containers() override;
 
+  // Everything `inspect` shows. Errors: kNotFound; kInternal when config.json is unreadable.
+  Result<ContainerDetails> inspect(const ContainerId& id);
+
  private:
   struct Record {
     std::string image;
     pid_t monitor_pid = 0;
     pid_t pid = 0;
   };
-  LinuxRuntime(LinuxConfig config, image::ImageService& images, OciRuntime oci, CgroupLayout layout,
-               state::StateDb db);
+  LinuxRuntime(LinuxConfig config, image::ImageService& images, RuntimeSelection selection,
+               CgroupLayout layout, state::StateDb db);
   Result<Record> record(const ContainerId& id);
   Result<ExitStatus> wait_exit(const ContainerId& id, const Record& rec,
                                std::optional<std::chrono::milliseconds> timeout);
@@ -119,6 +165,7 @@ class LinuxRuntime final : public Runtime {
   LinuxConfig config_;
   image::ImageService& images_;
   OciRuntime oci_;
+  std::vector<RejectedRuntime> rejected_;
   CgroupLayout layout_;
   state::StateDb db_;
   std::optional<CniNetwork> network_;

@@ -11,6 +11,7 @@
 
 #include "core/fs.h"
 #include "core/subprocess.h"
+#include "support/agent_sandbox.h"
 #include "support/busybox_store.h"
 #include "support/oci_bundle.h"
 #include "support/oci_runtime.h"
@@ -278,13 +279,7 @@ TEST_P(LinuxRuntimeTest, FailedCreateLeavesNothing) {
 
 TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
   const Paths p = dir_.paths();
-  std::map<std::string, std::string> env{{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
-                                         {"ZLAYER_ROOT_DIR", p.root_dir.string()},
-                                         {"ZLAYER_RUNTIME_DIR", p.runtime_dir.string()},
-                                         {"ZLAYER_WASM_CACHE_DIR", p.wasm_cache_dir.string()},
-                                         {"ZLAYER_OCI_RUNTIME", GetParam()},
-                                         {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
-                                         {"HOME", dir_.path().string()}};
+  const auto env = testing::agent_env(p, dir_.path(), GetParam(), cgroup_parent_);
   const std::string name = testing::unique_container_id("cli");
   auto run =
       run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--name", name, "--network", "none", "-e",
@@ -326,13 +321,7 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
 
 TEST_P(LinuxRuntimeTest, CliRunForwardsSignalsToTheContainer) {
   const Paths p = dir_.paths();
-  std::map<std::string, std::string> env{{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
-                                         {"ZLAYER_ROOT_DIR", p.root_dir.string()},
-                                         {"ZLAYER_RUNTIME_DIR", p.runtime_dir.string()},
-                                         {"ZLAYER_WASM_CACHE_DIR", p.wasm_cache_dir.string()},
-                                         {"ZLAYER_OCI_RUNTIME", GetParam()},
-                                         {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
-                                         {"HOME", dir_.path().string()}};
+  const auto env = testing::agent_env(p, dir_.path(), GetParam(), cgroup_parent_);
   auto out = make_pipe();
   ASSERT_TRUE(out) << out.error().message;
   auto pid =
@@ -370,13 +359,7 @@ TEST_P(LinuxRuntimeTest, CliRunForwardsSignalsToTheContainer) {
 
 TEST_P(LinuxRuntimeTest, CliDetachedLifecycle) {
   const Paths p = dir_.paths();
-  std::map<std::string, std::string> env{{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
-                                         {"ZLAYER_ROOT_DIR", p.root_dir.string()},
-                                         {"ZLAYER_RUNTIME_DIR", p.runtime_dir.string()},
-                                         {"ZLAYER_WASM_CACHE_DIR", p.wasm_cache_dir.string()},
-                                         {"ZLAYER_OCI_RUNTIME", GetParam()},
-                                         {"ZLAYER_CGROUP_PARENT", cgroup_parent_},
-                                         {"HOME", dir_.path().string()}};
+  const auto env = testing::agent_env(p, dir_.path(), GetParam(), cgroup_parent_);
   auto agent = [&](std::vector<std::string> args) {
     args.insert(args.begin(), ZLAYER_AGENT_BIN);
     auto r = run_subprocess(args, {.env = env, .timeout = std::chrono::minutes(2)});

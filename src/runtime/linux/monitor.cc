@@ -56,53 +56,6 @@ std::string monitor_log_excerpt(const fs::path& container_dir) {
   return excerpt(view, 600);
 }
 
-// --- mountinfo / cgroup parsing ----------------------------------------------------------------
-
-struct CgroupMount {
-  std::string root;  // the cgroup path mounted there ("/" normally)
-  fs::path mount_point;
-  bool v2 = false;
-  std::string super_options;
-};
-
-std::vector<CgroupMount> cgroup_mounts(std::string_view mountinfo) {
-  std::vector<CgroupMount> mounts;
-  std::istringstream lines{std::string(mountinfo)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto separator = line.find(" - ");
-    if (separator == std::string::npos) continue;
-    std::istringstream head(line.substr(0, separator));
-    std::istringstream tail(line.substr(separator + 3));
-    std::string id, parent, device, root, mount_point, fstype, source, super_options;
-    head >> id >> parent >> device >> root >> mount_point;
-    tail >> fstype >> source >> super_options;
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
-    mounts.push_back({root, mount_point, fstype == "cgroup2", super_options});
-  }
-  return mounts;
-}
-
-bool has_option(std::string_view options, std::string_view wanted) {
-  while (!options.empty()) {
-    auto comma = options.find(',');
-    if (options.substr(0, comma) == wanted) return true;
-    if (comma == std::string_view::npos) break;
-    options.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// `path` (a cgroup path as /proc/<pid>/cgroup shows it) under a mount of cgroup `root`.
-fs::path under_mount(const CgroupMount& mount, std::string_view path) {
-  std::string_view relative = path;
-  if (mount.root != "/" && relative.substr(0, mount.root.size()) == mount.root) {
-    relative.remove_prefix(mount.root.size());
-  }
-  while (!relative.empty() && relative.front() == '/') relative.remove_prefix(1);
-  return mount.mount_point / relative;
-}
-
 // --- the monitor process -----------------------------------------------------------------------
 
 struct MonitorArgs {
@@ -554,6 +507,12 @@ Result<ExitRecord> wait_for_exit(const fs::path& container_dir, pid_t monitor_pi
   };
 
   UniqueFd pidfd(pidfd_open(monitor_pid));
+  // After an agent restart the recorded pid may belong to another process by now (the monitor
+  // was killed and the pid reused): a monitor names its container directory in its argv.
+  if (pidfd.valid()) {
+    auto cmdline = read_file(fmt::format("/proc/{}/cmdline", monitor_pid));
+    if (!cmdline || cmdline->find(container_dir.string()) == std::string::npos) return finished();
+  }
   if (!pidfd.valid()) {
     if (errno == ESRCH) return finished();
     // No pidfds (kernel < 5.3 or seccomp): poll the exit file and the pid.
@@ -577,35 +536,9 @@ Result<ExitRecord> wait_for_exit(const fs::path& container_dir, pid_t monitor_pi
 
 Result<fs::path> memory_cgroup_dir(pid_t pid) {
   ZLAYER_TRY(membership, read_file(fmt::format("/proc/{}/cgroup", pid)));
-  ZLAYER_TRY(mountinfo, read_file("/proc/self/mountinfo"));
-  auto mounts = cgroup_mounts(mountinfo);
-  std::istringstream lines(membership);
-  std::string line;
-  std::optional<std::string> v2_path;
-  while (std::getline(lines, line)) {
-    // "hierarchy-id:controller-list:path" (cgroups(7)); v2 is "0::path".
-    auto first = line.find(':');
-    auto second = line.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos) continue;
-    std::string controllers = line.substr(first + 1, second - first - 1);
-    std::string path = line.substr(second + 1);
-    if (controllers.empty()) {
-      v2_path = path;
-      continue;
-    }
-    if (!has_option(controllers, "memory")) continue;
-    for (const auto& mount : mounts) {
-      if (!mount.v2 && has_option(mount.super_options, "memory")) return under_mount(mount, path);
-    }
-  }
-  if (v2_path) {
-    for (const auto& mount : mounts) {
-      if (!mount.v2) continue;
-      fs::path dir = under_mount(mount, *v2_path);
-      if (fs::exists(dir / "memory.events")) return dir;
-    }
-  }
-  return errorf(Errc::kNotFound, "process {} has no memory cgroup", pid);
+  ZLAYER_TRY(layout, detect_cgroup_layout());
+  return process_cgroup_dir(layout, membership, "memory")
+      .map_error([&](Error e) { return e.wrap(fmt::format("process {}", pid)); });
 }
 
 Result<std::uint64_t> read_oom_kill_count(const fs::path& cgroup_dir) {
