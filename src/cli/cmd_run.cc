@@ -147,8 +147,6 @@ Result<runtime::PortMapping> parse_publish(std::string_view text) {
   return mapping;
 }
 
-}
-
 // Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `run` go to the container's
 // init instead (its own handlers decide; the exit code then comes from the container). A
 // detached thread takes them with sigwait(); children reset their mask (spawn_process).
