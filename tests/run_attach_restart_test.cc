@@ -237,6 +237,7 @@ TEST_P(RunAttachRestartTest, AlwaysRestartsAfterAKillFromOutsideButNotAfterStop)
   ASSERT_TRUE(eventually([&] { return log_text(id) == "up\nup\n"; })) << log_text(id);
   auto ps = agent({"ps"});
   EXPECT_THAT(ps.out, HasSubstr(id.str()));
+  EXPECT_THAT(ps.out, HasSubstr("running, restarted 1 time"));
 
   auto stop = agent({"stop", "-t", "1", name});
   EXPECT_EQ(stop.exit_code, 0) << stop.err;

@@ -321,6 +321,10 @@ int list_containers(bool all) {
     auto state = backend->container_state(id);
     std::string status = state ? std::string(state->phase_name()) : "unknown";
     if (state && state->exit) status += " (" + std::to_string(state->exit->exit_code) + ")";
+    if (state && state->restart_count > 0) {
+      status += fmt::format(", restarted {} time{}", state->restart_count,
+                            state->restart_count == 1 ? "" : "s");
+    }
     const bool running = state && !state->is_finished();
     if (!all && !running) continue;
     std::printf("%-40s %s\n", id.str().c_str(), status.c_str());

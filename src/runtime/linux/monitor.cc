@@ -260,7 +260,8 @@ Result<RestartRecord> read_restart_file(const fs::path& path) {
 }
 
 Status request_stop(const fs::path& container_dir, pid_t monitor_pid, std::string_view verb) {
-  ZLAYER_CHECK(atomic_write_file(container_dir / kStopRequestFile, std::string(verb) + "\n"));
+  ZLAYER_CHECK(atomic_write_file(container_dir / kStopRequestFile, std::string(verb) + "\n",
+                                 0644, Durability::kUntilReboot));
   // Wakes a monitor waiting out a restart delay; a monitor that is gone needs no wake-up.
   if (monitor_pid > 0) ::kill(monitor_pid, SIGUSR1);
   return {};

@@ -555,7 +555,8 @@ bool Monitor::wait_backoff(std::chrono::milliseconds delay) {
 
 void Monitor::write_restart_file(bool restarting, const ExitRecord& last) {
   RestartRecord record{format_restart_policy(args_.restart), restarts_, restarting, last};
-  if (auto written = atomic_write_file(args_.dir / kRestartFile, restart_record_json(record));
+  if (auto written = atomic_write_file(args_.dir / kRestartFile, restart_record_json(record),
+                                       0644, Durability::kUntilReboot);
       !written) {
     diagnose(args_.id, written.error().wrap("writing the restart file").message);
   }
@@ -578,7 +579,8 @@ int Monitor::run() {
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   signals_.reset(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!signals_.valid()) return fail(fmt::format("signalfd: {}", ::strerror(errno)));
-  if (auto written = atomic_write_file(args_.dir / kMonitorPidFile, std::to_string(::getpid()));
+  if (auto written = atomic_write_file(args_.dir / kMonitorPidFile, std::to_string(::getpid()),
+                                       0644, Durability::kUntilReboot);
       !written) {
     return fail(written.error().message);
   }
@@ -646,7 +648,8 @@ int Monitor::run() {
   if (restarts_ > 0) write_restart_file(/*restarting=*/false, record);
   if (auto closed = writer_->close(); !closed) diagnose(id, closed.error().message);
   remove_socket();
-  if (auto written = atomic_write_file(args_.dir / kExitFile, exit_record_json(record));
+  if (auto written = atomic_write_file(args_.dir / kExitFile, exit_record_json(record), 0644,
+                                       Durability::kUntilReboot);
       !written) {
     diagnose(id, written.error().wrap("writing the exit file").message);
     return 1;
