@@ -1,8 +1,10 @@
 // The per-container monitor (like Podman's conmon) and the agent's side of it. The monitor is a
 // separate executable (`zlayer-monitor`, monitor_main.cc): a session leader and child subreaper
-// that runs `<oci runtime> create` itself, holds the container's stdout/stderr pipes, writes them
-// to the CRI log, waitpid()s the container's init, reads the OOM-kill counter and writes the exit
-// file — so a container, its logs and its exit status survive the agent (docs/design.md §5).
+// that runs `<oci runtime> create` itself, holds the container's stdio (stdout/stderr pipes, a
+// stdin pipe with -i, the pty master with -t), writes the output to the CRI log and to attached
+// clients (attach.h), waitpid()s the container's init, reads the OOM-kill counter, applies the
+// restart policy and writes the exit file — so a container, its logs and its exit status survive
+// the agent (docs/design.md §5a). The process side is monitor_process.cc.
 // The agent-side functions are blocking and may be called from any thread.
 #pragma once
 
