@@ -129,8 +129,8 @@ std::string read_until(int master, std::string& seen, std::string_view want) {
 
 TEST_P(RunAttachRestartTest, RunItGivesAnInteractiveTerminal) {
   const std::string name = testing::unique_container_id("tty");
-  std::vector<std::string> argv = {ZLAYER_AGENT_BIN, "run", "-it", "--rm", "--name", name,
-                                   image_ref_,        "sh"};
+  std::vector<std::string> argv = {ZLAYER_AGENT_BIN, "run",    "-it", "--rm",     "--network",
+                                   "none",           "--name", name,  image_ref_, "sh"};
   std::vector<std::string> env;
   for (const auto& [k, v] : env_) env.push_back(k + "=" + v);
   std::vector<char*> cargv, cenv;
@@ -173,17 +173,20 @@ TEST_P(RunAttachRestartTest, RunItGivesAnInteractiveTerminal) {
 }
 
 TEST_P(RunAttachRestartTest, RunIForwardsStdinUntilItEnds) {
-  auto cat = agent({"run", "-i", "--rm", image_ref_, "cat"}, "hello\nworld without newline");
+  auto cat = agent({"run", "--network", "none", "-i", "--rm", image_ref_, "cat"},
+                   "hello\nworld without newline");
   EXPECT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_EQ(cat.out, "hello\nworld without newline");
   // Without -i the container's stdin is empty.
-  auto closed = agent({"run", "--rm", image_ref_, "sh", "-c", "cat; echo done"}, "ignored\n");
+  auto closed = agent(
+      {"run", "--network", "none", "--rm", image_ref_, "sh", "-c", "cat; echo done"}, "ignored\n");
   EXPECT_EQ(closed.exit_code, 0) << closed.err;
   EXPECT_EQ(closed.out, "done\n");
-  auto bad = agent({"run", "--rm", "--restart", "always", image_ref_, "true"});
+  auto bad = agent({"run", "--network", "none", "--rm", "--restart", "always", image_ref_, "true"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.err, HasSubstr("--restart"));
-  auto bad_policy = agent({"run", "--restart", "sometimes", image_ref_, "true"});
+  auto bad_policy =
+      agent({"run", "--network", "none", "--restart", "sometimes", image_ref_, "true"});
   EXPECT_EQ(bad_policy.exit_code, 2);
   EXPECT_THAT(bad_policy.err, HasSubstr("on-failure:N"));
   EXPECT_EQ(fs::directory_iterator(paths_.containers_dir()), fs::directory_iterator());
@@ -193,8 +196,8 @@ TEST_P(RunAttachRestartTest, OnFailureRestartsExactlyNTimes) {
   const std::string name = testing::unique_container_id("onfail");
   ContainerId id{name, 1};
   created_.push_back(id);
-  auto run = agent({"run", "-d", "--name", name, "--restart", "on-failure:2", image_ref_, "sh",
-                    "-c", "echo run; exit 1"});
+  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "on-failure:2",
+                    image_ref_, "sh", "-c", "echo run; exit 1"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   auto exit = runtime_->wait_container(id);
   ASSERT_TRUE(exit) << exit.error().message;
@@ -208,7 +211,8 @@ TEST_P(RunAttachRestartTest, OnFailureRestartsExactlyNTimes) {
   const std::string ok_name = testing::unique_container_id("onok");
   ContainerId ok{ok_name, 1};
   created_.push_back(ok);
-  ASSERT_EQ(agent({"run", "-d", "--name", ok_name, "--restart", "on-failure", image_ref_, "true"})
+  ASSERT_EQ(agent({"run", "--network", "none", "-d", "--name", ok_name, "--restart", "on-failure",
+                   image_ref_, "true"})
                 .exit_code,
             0);
   auto ok_exit = runtime_->wait_container(ok);
@@ -221,8 +225,8 @@ TEST_P(RunAttachRestartTest, AlwaysRestartsAfterAKillFromOutsideButNotAfterStop)
   const std::string name = testing::unique_container_id("always");
   ContainerId id{name, 1};
   created_.push_back(id);
-  auto run = agent({"run", "-d", "--name", name, "--restart", "always", image_ref_, "sh", "-c",
-                    "echo up; exec sleep 1000"});
+  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
+                    image_ref_, "sh", "-c", "echo up; exec sleep 1000"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   auto first = runtime_->container_pid(id);
   ASSERT_TRUE(first) << first.error().message;
@@ -255,8 +259,8 @@ TEST_P(RunAttachRestartTest, AlwaysRestartsAfterAKillFromOutsideButNotAfterStop)
   const std::string killed_name = testing::unique_container_id("killed");
   ContainerId killed{killed_name, 1};
   created_.push_back(killed);
-  ASSERT_EQ(agent({"run", "-d", "--name", killed_name, "--restart", "always", image_ref_, "sleep",
-                   "1000"})
+  ASSERT_EQ(agent({"run", "--network", "none", "-d", "--name", killed_name, "--restart", "always",
+                   image_ref_, "sleep", "1000"})
                 .exit_code,
             0);
   ASSERT_TRUE(runtime_->kill_container(killed, SIGKILL));
@@ -269,7 +273,8 @@ TEST_P(RunAttachRestartTest, AlwaysRestartsAfterAKillFromOutsideButNotAfterStop)
 TEST_P(RunAttachRestartTest, RemoveEndsAContainerWaitingToRestart) {
   const std::string name = testing::unique_container_id("loop");
   ContainerId id{name, 1};
-  auto run = agent({"run", "-d", "--name", name, "--restart", "always", image_ref_, "false"});
+  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
+                    image_ref_, "false"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   created_.push_back(id);
   ASSERT_TRUE(eventually([&] {

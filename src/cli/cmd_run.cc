@@ -1,5 +1,6 @@
 // `run` and `ps`: a container of the linux backend in the foreground (Docker's `docker run`,
 // with -i/-t attached through the container's monitor), and the list of containers.
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -7,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +55,61 @@ Result<std::uint64_t> parse_bytes(std::string_view text) {
                 suffix, text);
 }
 
+// Docker's -p forms: HOST:CONTAINER, IP:HOST:CONTAINER, [IPv6]:HOST:CONTAINER, each optionally
+// with /tcp, /udp or /sctp (tcp when absent). A host port is required: portmap publishes fixed
+// ports only. Errors: kInvalidArgument naming the value and the expected form.
+Result<runtime::PortMapping> parse_publish(std::string_view text) {
+  const auto bad = [&](std::string_view why) {
+    return errorf(Errc::kInvalidArgument,
+                  "-p \"{}\": {} (expected [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp])", text,
+                  why);
+  };
+  runtime::PortMapping mapping;
+  std::string_view rest = text;
+  if (const auto slash = rest.rfind('/'); slash != std::string_view::npos) {
+    mapping.protocol = std::string(rest.substr(slash + 1));
+    rest = rest.substr(0, slash);
+    if (mapping.protocol != "tcp" && mapping.protocol != "udp" && mapping.protocol != "sctp") {
+      return bad("the protocol must be tcp, udp or sctp");
+    }
+  }
+  if (rest.starts_with('[')) {  // [IPv6]:HOST:CONTAINER
+    const auto close = rest.find("]:");
+    if (close == std::string_view::npos) return bad("an IPv6 address needs \"]:\" after it");
+    mapping.host_ip = std::string(rest.substr(1, close - 1));
+    rest = rest.substr(close + 2);
+  } else if (std::count(rest.begin(), rest.end(), ':') == 2) {
+    const auto colon = rest.find(':');
+    mapping.host_ip = std::string(rest.substr(0, colon));
+    rest = rest.substr(colon + 1);
+  }
+  const auto colon = rest.find(':');
+  if (colon == std::string_view::npos || rest.find(':', colon + 1) != std::string_view::npos) {
+    return bad("a host port and a container port are needed");
+  }
+  const auto port = [](std::string_view digits) -> std::uint16_t {
+    if (digits.empty() || digits.size() > 5 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      return 0;
+    }
+    const long value = std::stol(std::string(digits));
+    return value <= 65535 ? static_cast<std::uint16_t>(value) : 0;
+  };
+  mapping.host_port = port(rest.substr(0, colon));
+  mapping.container_port = port(rest.substr(colon + 1));
+  if (mapping.host_port == 0 || mapping.container_port == 0) {
+    return bad("ports must be numbers 1..65535 (ranges are not supported)");
+  }
+  if (!mapping.host_ip.empty()) {
+    unsigned char buffer[sizeof(in6_addr)];
+    if (::inet_pton(AF_INET, mapping.host_ip.c_str(), buffer) != 1 &&
+        ::inet_pton(AF_INET6, mapping.host_ip.c_str(), buffer) != 1) {
+      return bad("\"" + mapping.host_ip + "\" is not an IP address");
+    }
+  }
+  return mapping;
+}
+
 Result<ContainerId> container_id_for(const std::string& name) {
   if (!name.empty()) {
     if (name.find("-rep-") != std::string::npos) return ContainerId::parse(name);
@@ -72,6 +129,19 @@ LinuxConfig linux_config() {
   // Tests give each agent its own cgroup parent, so nothing they leave can collide.
   if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
     config.cgroup_parent = parent;
+  }
+  // The bridge network, until there is a configuration file (docs/cli.md). Tests and agents
+  // that run side by side set their own; the IPAM directory follows ZLAYER_RUNTIME_DIR.
+  const std::pair<const char*, std::string*> network_env[] = {
+      {"ZLAYER_BRIDGE_NAME", &config.network.bridge_name},
+      {"ZLAYER_BRIDGE_SUBNET", &config.network.subnet},
+      {"ZLAYER_CNI_NETWORK", &config.network.network_name},
+  };
+  for (const auto& [name, field] : network_env) {
+    if (const char* value = std::getenv(name); value && *value) *field = value;
+  }
+  if (const char* dir = std::getenv("ZLAYER_CNI_PLUGIN_DIR"); dir && *dir) {
+    config.network.cni_bin_dir = dir;
   }
   return config;
 }
@@ -141,8 +211,9 @@ struct RunArgs {
   std::string name;
   std::vector<std::string> env;
   std::string memory;
-  std::string network = "none";
-  std::vector<std::string> rest;  // IMAGE CMD...
+  std::string network = "bridge";
+  std::vector<std::string> publish;  // -p values
+  std::vector<std::string> rest;     // IMAGE CMD...
 };
 
 int run_container(const RunArgs& args) {
@@ -182,14 +253,26 @@ int run_container(const RunArgs& args) {
     sigaddset(&winch, SIGWINCH);
     pthread_sigmask(SIG_BLOCK, &winch, nullptr);
   }
-  if (args.network == "none") {
+  if (args.network == "bridge") {
+    config.network.mode = runtime::NetworkMode::kBridge;
+  } else if (args.network == "none") {
     config.network.mode = runtime::NetworkMode::kNone;
   } else if (args.network == "host") {
     config.network.mode = runtime::NetworkMode::kHost;
   } else {
-    std::fprintf(stderr, "zlayer-agent: --network must be none or host, not \"%s\"\n",
+    std::fprintf(stderr, "zlayer-agent: --network must be bridge, host or none, not \"%s\"\n",
                  args.network.c_str());
     return 2;
+  }
+  for (const auto& text : args.publish) {
+    auto mapping = parse_publish(text);
+    if (!mapping) return fail_run(mapping.error());
+    config.network.port_mappings.push_back(std::move(*mapping));
+  }
+  if (!config.network.port_mappings.empty() && args.network != "bridge") {
+    std::fprintf(stderr, "zlayer-agent: -p needs the bridge network, not --network %s\n",
+                 args.network.c_str());
+    return kAgentFailed;
   }
   if (!args.memory.empty()) {
     auto bytes = parse_bytes(args.memory);
@@ -348,7 +431,10 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("-e,--env", args->env, "environment variable KEY=VALUE (repeatable)")
         ->allow_extra_args(false);
     cmd->add_option("-m,--memory", args->memory, "memory limit: bytes, or 64m, 1g …");
-    cmd->add_option("--network", args->network, "none (default) or host");
+    cmd->add_option("--network", args->network, "bridge (default), host or none");
+    cmd->add_option("-p,--publish", args->publish,
+                    "publish a port: [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp] (repeatable)")
+        ->allow_extra_args(false);
     // IMAGE and everything after it go to the container, flags such as `-c` included.
     cmd->prefix_command();
     cmd->callback([=, &commands] {

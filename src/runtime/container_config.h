@@ -85,10 +85,24 @@ enum class NetworkMode {
   kHost,    // the host's network namespace; hostname, /etc/hosts and resolv.conf are the host's
 };
 
+// One published port (spec `endpoints`/`port_mappings`, Docker's -p; CNI conventions
+// "portMappings" capability): connections to host_ip:host_port on the host reach
+// container_port on the container's address. kBridge only.
+struct PortMapping {
+  std::uint16_t host_port = 0;       // 1..65535
+  std::uint16_t container_port = 0;  // 1..65535
+  std::string protocol = "tcp";      // tcp | udp | sctp
+  std::string host_ip;               // IPv4/IPv6 address; empty = every address of the host
+};
+
 struct NetworkConfig {
   NetworkMode mode = NetworkMode::kNone;
-  std::string netns_path;  // kBridge: e.g. /var/run/netns/zlayer-web-rep-1; must exist
-  std::string address;     // kBridge: the container's IP when already known, for /etc/hosts
+  // kBridge, filled by the backend after the CNI ADD (callers leave them empty): the pinned
+  // network namespace (must exist when the bundle is built) and the container's IP, which goes
+  // into /etc/hosts.
+  std::string netns_path;
+  std::string address;
+  std::vector<PortMapping> port_mappings;  // kBridge only; others refuse a non-empty list
 };
 
 // Spec `dns` plus Docker's --dns-search/--dns-option. All empty = derived from the host.

@@ -1,6 +1,7 @@
 #include "runtime/linux/attach.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -13,8 +14,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace zlayer::runtime::linux {
 namespace {
@@ -29,14 +28,16 @@ Result<std::pair<sockaddr_un, socklen_t>> unix_address(const fs::path& path, Uni
   std::string text = path.string();
   if (text.size() >= sizeof address.sun_path) {
     dir.reset(::open(path.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir.valid()) return sys_error(fmt::format("opening {}", path.parent_path().string()), errno);
+    if (!dir.valid())
+      return sys_error(fmt::format("opening {}", path.parent_path().string()), errno);
     text = fmt::format("/proc/self/fd/{}/{}", dir.get(), path.filename().string());
     if (text.size() >= sizeof address.sun_path) {
       return errorf(Errc::kInvalidArgument, "socket name {} is too long", path.string());
     }
   }
   std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
-  return std::pair{address, static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + text.size() + 1)};
+  return std::pair{address,
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + text.size() + 1)};
 }
 
 Status write_all(int fd, std::string_view data) {
@@ -58,11 +59,13 @@ Result<UniqueFd> listen_unix(const fs::path& path, int type) {
   if (!socket.valid()) return sys_error("socket(AF_UNIX)", errno);
   std::error_code ignored;
   fs::remove(path, ignored);
-  if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address.first), address.second) != 0) {
+  if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address.first), address.second) !=
+      0) {
     return sys_error(fmt::format("binding {}", path.string()), errno);
   }
   ::chmod(path.c_str(), 0600);
-  if (::listen(socket.get(), 16) != 0) return sys_error(fmt::format("listen on {}", path.string()), errno);
+  if (::listen(socket.get(), 16) != 0)
+    return sys_error(fmt::format("listen on {}", path.string()), errno);
   return socket;
 }
 
@@ -111,8 +114,8 @@ Result<std::optional<Frame>> read_frame(int fd) {
   }
   if (r < 0) return sys_error("reading an attach frame", errno);
   if (r == 0) return std::optional<Frame>();
-  return std::optional<Frame>(
-      Frame{static_cast<AttachFrame>(packet[0]), std::string(packet + 1, static_cast<std::size_t>(r - 1))});
+  return std::optional<Frame>(Frame{static_cast<AttachFrame>(packet[0]),
+                                    std::string(packet + 1, static_cast<std::size_t>(r - 1))});
 }
 
 std::string resize_payload(std::uint16_t rows, std::uint16_t cols) {
@@ -122,7 +125,9 @@ std::string resize_payload(std::uint16_t rows, std::uint16_t cols) {
 Result<std::pair<std::uint16_t, std::uint16_t>> parse_resize(std::string_view text) {
   std::uint16_t rows = 0, cols = 0;
   auto space = text.find(' ');
-  auto bad = [&] { return errorf(Errc::kInvalidArgument, "terminal size \"{}\" is not \"<rows> <cols>\"", text); };
+  auto bad = [&] {
+    return errorf(Errc::kInvalidArgument, "terminal size \"{}\" is not \"<rows> <cols>\"", text);
+  };
   if (space == std::string_view::npos) return bad();
   auto r1 = std::from_chars(text.data(), text.data() + space, rows);
   auto r2 = std::from_chars(text.data() + space + 1, text.data() + text.size(), cols);
@@ -137,7 +142,8 @@ Result<UniqueFd> receive_console(int console_socket) {
   UniqueFd connection;
   while (!connection.valid()) {
     connection.reset(::accept4(console_socket, nullptr, nullptr, SOCK_CLOEXEC));
-    if (!connection.valid() && errno != EINTR) return sys_error("accepting the console socket", errno);
+    if (!connection.valid() && errno != EINTR)
+      return sys_error("accepting the console socket", errno);
   }
   char data[256];
   iovec iov{data, sizeof data};
@@ -158,7 +164,8 @@ Result<UniqueFd> receive_console(int console_socket) {
       return UniqueFd(fd);
     }
   }
-  return make_error(Errc::kInternal, "the OCI runtime sent no terminal descriptor on the console socket");
+  return make_error(Errc::kInternal,
+                    "the OCI runtime sent no terminal descriptor on the console socket");
 }
 
 Status relay_attach(int socket, const AttachStreams& streams) {
@@ -198,7 +205,8 @@ Status relay_attach(int socket, const AttachStreams& streams) {
         // The container may already be gone: its output is still to be read, so go on.
         (void)send_frame(socket, AttachFrame::kStdinEof);
       } else {
-        (void)send_frame(socket, AttachFrame::kStdin, std::string_view(buf, static_cast<std::size_t>(r)));
+        (void)send_frame(socket, AttachFrame::kStdin,
+                         std::string_view(buf, static_cast<std::size_t>(r)));
       }
     }
     if (streams.winch_fd >= 0 && fds[winch_slot].revents != 0) {

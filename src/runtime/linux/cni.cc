@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view kCniVersion = "1.0.0";
 constexpr std::string_view kInterfaceName = "eth0";
-constexpr const char* kPluginTypes[] = {"bridge", "host-local", "portmap"};
+constexpr const char* kPluginTypes[] = {"bridge", "host-local", "portmap", "firewall"};
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -394,7 +394,10 @@ Result<CniNetwork> CniNetwork::create(NetworkConfig config) {
            {"ranges", {{{{"subnet", config.subnet}}}}},
            {"routes", {{{"dst", "0.0.0.0/0"}}}},
            {"dataDir", config.ipam_data_dir.string()}}}},
-        {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}}}}};
+        {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}},
+        // Hosts with Docker set the FORWARD policy to DROP; firewall accepts forwarded traffic
+        // from the container and replies to it (docs/design.md §8).
+        {{"type", "firewall"}}}}};
   return CniNetwork(std::move(config), std::move(conflist));
 }
 

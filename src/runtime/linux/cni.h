@@ -1,9 +1,10 @@
 // Container networking through the standard CNI plugins (CNI spec 1.0.0, containernetworking
-// "SPEC.md"): one bridge network per agent, built as the chain bridge → host-local IPAM → portmap
-// and executed the way libcni executes a conflist. CniNetwork owns the network's configuration,
-// its ADD-result cache (what DEL and CHECK need after an agent restart) and nothing else; the
-// plugins own the bridge, veths, addresses and iptables rules. Thread-safe: attach/detach/check
-// may be called from any thread and any number of processes (a file lock serialises them).
+// "SPEC.md"): one bridge network per agent, built as the chain bridge → host-local IPAM → portmap →
+// firewall and executed the way libcni executes a conflist. CniNetwork owns the network's
+// configuration, its ADD-result cache (what DEL and CHECK need after an agent restart) and nothing
+// else; the plugins own the bridge, veths, addresses and iptables rules. Thread-safe:
+// attach/detach/check may be called from any thread and any number of processes (a file lock
+// serialises them).
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/paths.h"
+#include "runtime/container_config.h"
 
 namespace zlayer::runtime::linux {
 
@@ -38,13 +40,8 @@ struct NetworkConfig {
   static NetworkConfig defaults(const Paths& paths);
 };
 
-// One published port (CNI conventions "portMappings" capability).
-struct PortMapping {
-  std::uint16_t host_port = 0;       // 1..65535
-  std::uint16_t container_port = 0;  // 1..65535
-  std::string protocol = "tcp";      // tcp | udp | sctp
-  std::string host_ip;               // empty: every address of the host namespace
-};
+// One published port (CNI conventions "portMappings" capability); defined with ContainerConfig.
+using runtime::PortMapping;
 
 struct InterfaceAddress {
   std::string address;  // CIDR, e.g. "10.89.0.2/16"
@@ -67,7 +64,8 @@ struct Attachment {
 
 // The conflist: bridge (isGateway, ipMasq, hairpinMode) with host-local IPAM, then portmap with
 // the portMappings capability and snat (which also makes 127.0.0.1:<host port> work: portmap sets
-// route_localnet on the bridge and masquerades hairpin/localhost traffic).
+// route_localnet on the bridge and masquerades hairpin/localhost traffic), then firewall (accepts
+// the container's forwarded traffic in FORWARD, for hosts whose FORWARD policy is DROP).
 class CniNetwork {
  public:
   // Validates `config` (names, CIDR, plugin binaries present) and prepares the directories.

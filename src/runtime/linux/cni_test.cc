@@ -219,6 +219,9 @@ TEST_F(CniTest, DetachReleasesTheAddressRulesAndVethAndIsIdempotent) {
   EXPECT_EQ(veth_count(), 1u);
   EXPECT_NE(nat_rules().find("--to-destination " + ip + ":8080"), std::string::npos);
   EXPECT_NE(nat_rules().find("-s " + ip + "/32"), std::string::npos) << "ipMasq rule";
+  auto filter = run_command({"iptables-save", "-t", "filter"});
+  ASSERT_TRUE(filter);
+  EXPECT_NE(filter->find("-s " + ip + "/32 -j ACCEPT"), std::string::npos) << "firewall rule";
   auto cached = network.attachment("a");
   ASSERT_TRUE(cached);
   EXPECT_EQ(cached->ipv4(), ip);
@@ -229,6 +232,9 @@ TEST_F(CniTest, DetachReleasesTheAddressRulesAndVethAndIsIdempotent) {
   const std::string rules = nat_rules();
   EXPECT_EQ(rules.find(ip), std::string::npos) << rules;
   EXPECT_EQ(rules.find("18080"), std::string::npos) << rules;
+  filter = run_command({"iptables-save", "-t", "filter"});
+  ASSERT_TRUE(filter);
+  EXPECT_EQ(filter->find(ip), std::string::npos) << *filter;
   EXPECT_EQ(network.attachment("a").error().code, Errc::kNotFound);
   EXPECT_EQ(network.check("a").error().code, Errc::kNotFound);
   bool has_eth0 = true;
@@ -320,6 +326,7 @@ TEST_F(CniTest, FailureLaterInTheChainIsUndoneByDelOfTheWholeChain) {
   ASSERT_TRUE(make_dirs(bin));
   std::filesystem::create_symlink("/usr/lib/cni/bridge", bin / "bridge");
   std::filesystem::create_symlink("/usr/lib/cni/host-local", bin / "host-local");
+  std::filesystem::create_symlink("/usr/lib/cni/firewall", bin / "firewall");
   ASSERT_TRUE(atomic_write_file(bin / "portmap",
                                 "#!/bin/sh\n"
                                 "cat >/dev/null\n"
@@ -430,12 +437,13 @@ TEST(CniConfigTest, InvalidConfigurationIsRefusedBeforeTouchingAnything) {
     auto network = CniNetwork::create(good);
     ASSERT_TRUE(network) << network.error().message;
     const auto& plugins = network->conflist().at("plugins");
-    ASSERT_EQ(plugins.size(), 2u);
+    ASSERT_EQ(plugins.size(), 3u);
     EXPECT_EQ(plugins[0].at("type"), "bridge");
     EXPECT_EQ(plugins[0].at("ipam").at("type"), "host-local");
     EXPECT_EQ(plugins[0].at("ipam").at("dataDir"), good.ipam_data_dir.string());
     EXPECT_EQ(plugins[1].at("type"), "portmap");
     EXPECT_TRUE(plugins[1].at("capabilities").at("portMappings"));
+    EXPECT_EQ(plugins[2].at("type"), "firewall");
   }
 }
 

@@ -12,6 +12,7 @@
 #include "image/rootfs.h"
 #include "runtime/linux/bundle.h"
 #include "runtime/linux/monitor.h"
+#include "runtime/linux/netns.h"
 #include "runtime/linux/user_resolve.h"
 #include "runtime/logs/log_store.h"
 
@@ -27,14 +28,21 @@ ExitStatus to_exit_status(const ExitRecord& r) {
   return ExitStatus{r.exit_code, r.signal, r.oom_killed, r.finished_at};
 }
 
-Result<nlohmann::json> read_config(const fs::path& dir) {
-  ZLAYER_TRY(text, read_file(dir / "config.json"));
+Result<nlohmann::json> read_json_object(const fs::path& dir, std::string_view name) {
+  ZLAYER_TRY(text, read_file(dir / name));
   auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
-    return errorf(Errc::kInternal, "{}: config.json is not a JSON object", dir.string());
+    return errorf(Errc::kInternal, "{}: {} is not a JSON object", dir.string(), name);
   }
   return parsed;
 }
+
+Result<nlohmann::json> read_config(const fs::path& dir) {
+  return read_json_object(dir, "config.json");
+}
+
+// A bridge container's place on the network, beside its bundle (docs/design.md §10).
+constexpr std::string_view kNetworkFile = "network.json";
 
 }  // namespace
 
@@ -48,8 +56,13 @@ LinuxRuntime::LinuxRuntime(LinuxConfig config, image::ImageService& images, OciR
 
 Result<std::unique_ptr<LinuxRuntime>> LinuxRuntime::open(LinuxConfig config,
                                                          image::ImageService& images) {
-  // The configured runtime dir, not the environment's: a second agent process (the CLI) with the
-  // same Paths must find the same OCI state.
+  const NetworkConfig network_defaults = NetworkConfig::defaults(config.paths);
+  if (config.network.ipam_data_dir.empty()) {
+    config.network.ipam_data_dir = network_defaults.ipam_data_dir;
+  }
+  if (config.network.cache_dir.empty()) config.network.cache_dir = network_defaults.cache_dir;
+  // The OCI state belongs to config.paths, not to whatever $ZLAYER_RUNTIME_DIR says: another
+  // process over the same directories must find the containers.
   ZLAYER_TRY(selection,
              select_oci_runtime(config.oci_runtime,
                                 config.oci_state_root.value_or(config.paths.runtime_dir / "oci")));
@@ -76,6 +89,78 @@ fs::path LinuxRuntime::log_path(const ContainerId& id) const {
   return container_dir(id) / "container.log";
 }
 
+fs::path LinuxRuntime::netns_path(const ContainerId& id) const {
+  return container_netns_path(config_.paths, id.str());
+}
+
+Result<CniNetwork*> LinuxRuntime::network() {
+  if (!network_) {
+    ZLAYER_TRY(created, CniNetwork::create(config_.network));
+    network_.emplace(std::move(created));
+  }
+  return &*network_;
+}
+
+Status LinuxRuntime::attach_network(const ContainerId& id, runtime::NetworkConfig& net) {
+  ZLAYER_TRY(cni, network());
+  const fs::path netns = netns_path(id);
+  ZLAYER_CHECK(create_netns(netns));
+  ZLAYER_TRY(attached, cni->attach(id.str(), netns, net.port_mappings));
+  net.netns_path = netns.string();
+  net.address = attached.ipv4();
+  // The network's configuration too: remove must DEL from the network the container joined,
+  // even when a later agent runs with other settings.
+  nlohmann::json record = {{"mode", "bridge"},
+                           {"network", config_.network.network_name},
+                           {"bridge", config_.network.bridge_name},
+                           {"subnet", config_.network.subnet},
+                           {"ipam_data_dir", config_.network.ipam_data_dir.string()},
+                           {"cache_dir", config_.network.cache_dir.string()},
+                           {"cni_bin_dir", config_.network.cni_bin_dir.string()},
+                           {"netns", netns.string()},
+                           {"ip", net.address},
+                           {"mac", attached.mac},
+                           {"ports", nlohmann::json::array()}};
+  if (!attached.addresses.empty()) record["gateway"] = attached.addresses.front().gateway;
+  for (const auto& port : net.port_mappings) {
+    record["ports"].push_back({{"host_ip", port.host_ip},
+                               {"host_port", port.host_port},
+                               {"container_port", port.container_port},
+                               {"protocol", port.protocol}});
+  }
+  return atomic_write_file(container_dir(id) / kNetworkFile, record.dump(2) + "\n", 0600);
+}
+
+Status LinuxRuntime::detach_network(const ContainerId& id) {
+  const fs::path netns = netns_path(id);
+  std::error_code ec;
+  // The namespace is pinned before ADD and deleted after DEL, so a container without that file
+  // and without network.json never reached the network.
+  const bool pinned = fs::symlink_status(netns, ec).type() != fs::file_type::not_found;
+  auto recorded = read_json_object(container_dir(id), kNetworkFile);
+  if (!pinned && !recorded) return {};
+  NetworkConfig joined = config_.network;
+  if (recorded) {
+    joined.network_name = recorded->value("network", joined.network_name);
+    joined.bridge_name = recorded->value("bridge", joined.bridge_name);
+    joined.subnet = recorded->value("subnet", joined.subnet);
+    joined.ipam_data_dir = recorded->value("ipam_data_dir", joined.ipam_data_dir.string());
+    joined.cache_dir = recorded->value("cache_dir", joined.cache_dir.string());
+    joined.cni_bin_dir = recorded->value("cni_bin_dir", joined.cni_bin_dir.string());
+  }
+  const auto& ours = config_.network;
+  if (joined.network_name == ours.network_name && joined.bridge_name == ours.bridge_name &&
+      joined.subnet == ours.subnet && joined.ipam_data_dir == ours.ipam_data_dir &&
+      joined.cache_dir == ours.cache_dir && joined.cni_bin_dir == ours.cni_bin_dir) {
+    ZLAYER_TRY(cni, network());
+    ZLAYER_CHECK(cni->detach(id.str(), netns));
+  } else {
+    ZLAYER_TRY(other, CniNetwork::create(std::move(joined)));
+    ZLAYER_CHECK(other.detach(id.str(), netns));
+  }
+  return delete_netns(netns);
+}
+
 Status LinuxRuntime::pull_image(std::string_view ref) {
   if (images_.inspect(ref)) return {};
   ZLAYER_TRY(parsed, image::Reference::parse(ref));
@@ -100,6 +185,7 @@ void LinuxRuntime::discard(const ContainerId& id, bool row) {
   // Best effort: each step runs even when an earlier one failed, so nothing is left behind.
   const fs::path dir = container_dir(id);
   (void)oci_.remove(id.str(), /*force=*/true);
+  (void)detach_network(id);
   (void)image::unmount_rootfs(dir, /*remove_dirs=*/true);
   (void)remove_cgroup(layout_, cgroups_path(id));
   (void)remove_tree(dir);
@@ -107,11 +193,11 @@ void LinuxRuntime::discard(const ContainerId& id, bool row) {
 }
 
 Status LinuxRuntime::create_container(const ContainerId& id, const ContainerConfig& config) {
-  if (config.network.mode == NetworkMode::kBridge) {
-    return errorf(Errc::kUnsupported,
-                  "container {}: the bridge (CNI) network is not wired into the linux backend "
-                  "yet; use network mode none or host",
-                  id.str());
+  if (config.network.mode != NetworkMode::kBridge && !config.network.port_mappings.empty()) {
+    return errorf(Errc::kInvalidArgument,
+                  "container {}: port mappings need the bridge network (network mode {} has no "
+                  "address of its own to publish)",
+                  id.str(), config.network.mode == NetworkMode::kHost ? "host" : "none");
   }
   ZLAYER_CHECK(ContainerId::validate_service_name(id.service));
   const fs::path dir = container_dir(id);
@@ -124,10 +210,17 @@ Status LinuxRuntime::create_container(const ContainerId& id, const ContainerConf
   ZLAYER_CHECK(make_dirs(dir, 0700));
 
   auto built = [&]() -> Status {
+    const ContainerConfig* effective = &config;
+    ContainerConfig bridged;
+    if (config.network.mode == NetworkMode::kBridge) {
+      bridged = config;
+      ZLAYER_CHECK(attach_network(id, bridged.network));
+      effective = &bridged;
+    }
     ZLAYER_TRY(mounted, image::mount_rootfs(layers, dir));
     ZLAYER_TRY(context, BundleContext::for_host(id.str(), dir, mounted.rootfs, config_.paths,
                                                 cgroups_path(id)));
-    ZLAYER_TRY(plan, build_bundle(config, context));
+    ZLAYER_TRY(plan, build_bundle(*effective, context));
     (void)plan;
     return {};
   }();
@@ -272,6 +365,7 @@ Status LinuxRuntime::remove_container(const ContainerId& id) {
     }
   }
   ZLAYER_CHECK(oci_.remove(id.str(), /*force=*/true));
+  ZLAYER_CHECK(detach_network(id));
   ZLAYER_CHECK(image::unmount_rootfs(container_dir(id), /*remove_dirs=*/true));
   ZLAYER_CHECK(remove_cgroup(layout_, cgroups_path(id)));
   ZLAYER_CHECK(remove_tree(container_dir(id)));
@@ -422,10 +516,22 @@ Result<int> LinuxRuntime::container_pid(const ContainerId& id) {
 }
 
 Result<std::string> LinuxRuntime::container_ip(const ContainerId& id) {
-  return errorf(Errc::kUnsupported,
-                "container {}: the linux backend supports only the none and host networks so "
-                "far, which give a container no address of its own",
-                id.str());
+  ZLAYER_TRY(rec, record(id));
+  (void)rec;
+  auto network = read_json_object(container_dir(id), kNetworkFile);
+  if (!network) {
+    if (network.error().code != Errc::kNotFound) return unexpected(std::move(network).error());
+    return errorf(Errc::kUnsupported,
+                  "container {} is on the none or host network, which gives it no address of its "
+                  "own",
+                  id.str());
+  }
+  std::string ip = network->value("ip", std::string());
+  if (ip.empty()) {
+    return errorf(Errc::kInternal, "container {}: {} names no IPv4 address", id.str(),
+                  (container_dir(id) / kNetworkFile).string());
+  }
+  return ip;
 }
 
 Result<std::vector<ContainerId>> LinuxRuntime::list_containers() {

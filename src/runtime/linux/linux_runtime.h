@@ -2,7 +2,8 @@
 // layers), the overlay rootfs mount, the OCI bundle, the per-container monitor (which runs the OCI
 // runtime's `create` and records the exit) and the OCI runtime CLI. Each container lives in
 // $ZLAYER_ROOT_DIR/containers/<id>/ (rootfs, upper, work, config.json, container.log, exit.json)
-// and has a row in state.db `containers`. Networking: `none` and `host` only in this slice.
+// and has a row in state.db `containers`. Networks: `none`, `host`, and `bridge` (the CNI network
+// of cni.h: a pinned network namespace per container, attached on create, detached on remove).
 // One LinuxRuntime per thread (it owns a state.db connection); several processes may share the
 // same root directory.
 #pragma once
@@ -15,6 +16,7 @@
 #include "core/paths.h"
 #include "image/image_service.h"
 #include "runtime/linux/cgroups.h"
+#include "runtime/linux/cni.h"
 #include "runtime/linux/oci_runtime.h"
 #include "runtime/runtime.h"
 #include "state/state_db.h"
@@ -26,6 +28,11 @@ struct LinuxConfig {
   std::optional<std::string> oci_runtime;  // "crun", "runc", "youki" or a path; unset = best
   std::optional<std::filesystem::path> oci_state_root;  // unset = $ZLAYER_RUNTIME_DIR/oci
   std::string cgroup_parent = "zlayer";                 // containers go to /<cgroup_parent>/<id>
+  // The bridge network (NetworkMode::kBridge). Defaults (docs/design.md §8): network "zlayer",
+  // bridge "zlayer0", subnet 10.89.0.0/16, plugins from /usr/lib/cni; an empty ipam_data_dir or
+  // cache_dir means $ZLAYER_RUNTIME_DIR/cni/ipam or /cni/results (NetworkConfig::defaults).
+  // Agents that run side by side (tests) need their own bridge, subnet and directories.
+  NetworkConfig network;
 };
 
 class LinuxRuntime final : public Runtime {
@@ -49,10 +56,17 @@ class LinuxRuntime final : public Runtime {
   // Pulls `ref` when it is not in the image store. Errors: the pull's.
   Status pull_image(std::string_view ref) override;
   // Image layers → overlay rootfs → bundle → state.db row → monitor (`create`). The image is
-  // looked up by config.image_ref in the image store; config.image is used as given. On failure
-  // the mount, directory, cgroup and row are removed again. Errors: kAlreadyExists (id in use),
-  // kNotFound (image not pulled), kUnsupported (network mode bridge), those of build_bundle and
-  // start_monitor.
+  // looked up by config.image_ref in the image store; config.image is used as given.
+  // NetworkMode::kBridge first pins a network namespace at netns_path(id) and runs CNI ADD with
+  // config.network.port_mappings (config.network.netns_path/address are ignored and filled in);
+  // the address goes into the container's /etc/hosts and, with the namespace path, into
+  // containers/<id>/network.json. On failure the network (CNI DEL, even after a failed ADD, and
+  // the namespace), mount, directory, cgroup and row are removed again.
+  // Errors: kAlreadyExists (id in use), kNotFound (image not pulled; a CNI plugin missing),
+  // kInvalidArgument (port mappings without the bridge network, a bad port mapping), the CNI
+  // errors of CniNetwork::attach (e.g. kInternal "no IP addresses available"), those of
+  // build_bundle and start_monitor. A host port already in use is not detected (portmap's DNAT
+  // rules take precedence over the listener, as with Docker's userland-proxy off).
   Status create_container(const ContainerId& id, const ContainerConfig& config) override;
   Status start_container(const ContainerId& id) override;
   // Sends the bundle's stop signal (annotation com.zlayer.stop-signal, SIGTERM by default),
@@ -64,8 +78,10 @@ class LinuxRuntime final : public Runtime {
   // OCI `pause` / `resume` (cgroup freezer).
   Status pause_container(const ContainerId& id) override;
   Status unpause_container(const ContainerId& id) override;
-  // Idempotent: SIGKILL if running, waits for the monitor, OCI delete, unmounts the rootfs,
-  // removes the cgroup, the directory and the row.
+  // Idempotent: SIGKILL if running, waits for the monitor, OCI delete, CNI DEL and deletion of
+  // the network namespace (bridge), unmounts the rootfs, removes the cgroup, the directory and
+  // the row. When CNI DEL fails the error is returned and the rest is kept, so remove can be
+  // retried.
   Status remove_container(const ContainerId& id) override;
   Result<ContainerState> container_state(const ContainerId& id) override;
   Result<ExitStatus> wait_container(const ContainerId& id) override;
@@ -76,8 +92,12 @@ class LinuxRuntime final : public Runtime {
   Result<runtime::ExecResult> exec(const ContainerId& id, const ExecOptions& options) override;
   Result<ContainerStats> container_stats(const ContainerId& id) override;
   Result<int> container_pid(const ContainerId& id) override;
-  // kUnsupported: only `none` and `host` networks exist in this slice.
+  // The IPv4 address CNI gave a bridge container ("10.89.0.2"), from containers/<id>/network.json
+  // (no plugin runs). Errors: kNotFound (no such container), kUnsupported (network none or
+  // host: no address of its own).
   Result<std::string> container_ip(const ContainerId& id) override;
+  // Where a bridge container's network namespace is pinned: $ZLAYER_RUNTIME_DIR/netns/<id>.
+  [[nodiscard]] std::filesystem::path netns_path(const ContainerId& id) const;
   Result<std::vector<ContainerId>> list_containers() override;
 
  private:
@@ -92,12 +112,21 @@ class LinuxRuntime final : public Runtime {
   Result<ExitStatus> wait_exit(const ContainerId& id, const Record& rec,
                                std::optional<std::chrono::milliseconds> timeout);
   void discard(const ContainerId& id, bool row);
+  // The CNI network, created on first use so that hosts without the plugins still run
+  // none/host containers. Errors: those of CniNetwork::create.
+  Result<CniNetwork*> network();
+  // Namespace + CNI ADD for `id`; fills net.netns_path/address and writes network.json into the
+  // container directory. On error the caller's discard() undoes it.
+  Status attach_network(const ContainerId& id, runtime::NetworkConfig& net);
+  // CNI DEL, then the namespace; nothing to do for a container that never had one.
+  Status detach_network(const ContainerId& id);
 
   LinuxConfig config_;
   image::ImageService& images_;
   OciRuntime oci_;
   CgroupLayout layout_;
   state::StateDb db_;
+  std::optional<CniNetwork> network_;
 };
 
 }  // namespace zlayer::runtime::linux

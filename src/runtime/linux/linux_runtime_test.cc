@@ -11,7 +11,7 @@
 
 #include "core/fs.h"
 #include "core/subprocess.h"
-#include "support/image_builder.h"
+#include "support/busybox_store.h"
 #include "support/oci_bundle.h"
 #include "support/oci_runtime.h"
 #include "support/temp_dir.h"
@@ -33,17 +33,10 @@ class LinuxRuntimeTest : public ::testing::TestWithParam<std::string> {
     auto images = image::ImageService::open(paths_, image::RegistryOptions::default_options());
     ASSERT_TRUE(images) << images.error().message;
     images_ = std::move(*images);
-    auto busybox = testing::busybox_image();
-    ASSERT_TRUE(busybox) << busybox.error().message;
-    const fs::path layout = dir_.path() / "layout";
-    auto written = testing::write_layout(layout, {testing::LayoutTag{"latest", *busybox}});
-    ASSERT_TRUE(written) << written.error().message;
-    auto name = image::Reference::parse("localhost/zlayer-test/busybox:latest");
-    ASSERT_TRUE(name);
-    auto imported = images_->import_layout(layout, "latest", *name);
+    auto imported = testing::import_busybox(*images_, dir_.path());
     ASSERT_TRUE(imported) << imported.error().message;
-    image_ref_ = imported->image.record.name;
-    image_config_ = imported->image.config;
+    image_ref_ = imported->record.name;
+    image_config_ = imported->config;
 
     cgroup_parent_ = testing::unique_container_id("zlayer-test");
     auto runtime = LinuxRuntime::open(
@@ -265,11 +258,13 @@ TEST_P(LinuxRuntimeTest, FailedCreateLeavesNothing) {
   EXPECT_EQ(created.error().code, Errc::kInvalidArgument);
   expect_nothing_left(id);
 
-  ContainerConfig bridge = config({"true"});
-  bridge.network.mode = NetworkMode::kBridge;
-  auto unsupported = runtime_->create_container(id, bridge);
-  ASSERT_FALSE(unsupported);
-  EXPECT_EQ(unsupported.error().code, Errc::kUnsupported);
+  // Bridge containers are tested in linux_network_test.cc, inside a namespace of the test's own.
+  ContainerConfig published = config({"true"});
+  published.network.port_mappings.push_back({.host_port = 8080, .container_port = 80});
+  auto refused = runtime_->create_container(id, published);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kInvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("bridge"));
   expect_nothing_left(id);
 }
 
@@ -295,10 +290,10 @@ TEST_P(LinuxRuntimeTest, CliRunRemovesAndExitsWithTheContainersCode) {
   expect_nothing_left(id);
 
   // --memory reaches the cgroup: a 64 MiB buffer under a 32 MiB limit is OOM-killed.
-  auto oom =
-      run_subprocess({ZLAYER_AGENT_BIN, "run", "--rm", "--memory", "32m", image_ref_,
-                      "/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"},
-                     {.env = env, .timeout = std::chrono::minutes(2)});
+  auto oom = run_subprocess(
+      {ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", "--memory", "32m", image_ref_,
+       "/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"},
+      {.env = env, .timeout = std::chrono::minutes(2)});
   ASSERT_TRUE(oom) << oom.error().message;
   EXPECT_EQ(oom->exit_code, 137) << oom->err;
 
@@ -332,10 +327,11 @@ TEST_P(LinuxRuntimeTest, CliRunForwardsSignalsToTheContainer) {
                                          {"HOME", dir_.path().string()}};
   auto out = make_pipe();
   ASSERT_TRUE(out) << out.error().message;
-  auto pid = spawn_process({ZLAYER_AGENT_BIN, "run", "--rm", image_ref_, "sh", "-c",
-                            "trap 'echo got TERM; exit 9' TERM; echo ready; "
-                            "while :; do sleep 1; done"},
-                           SpawnOptions{.stdout_fd = out->write.get(), .env = env});
+  auto pid =
+      spawn_process({ZLAYER_AGENT_BIN, "run", "--rm", "--network", "none", image_ref_, "sh", "-c",
+                     "trap 'echo got TERM; exit 9' TERM; echo ready; "
+                     "while :; do sleep 1; done"},
+                    SpawnOptions{.stdout_fd = out->write.get(), .env = env});
   ASSERT_TRUE(pid) << pid.error().message;
   out->write.reset();
   // The container says it is ready (its trap is set) before the agent gets the signal.
@@ -382,7 +378,7 @@ TEST_P(LinuxRuntimeTest, CliDetachedLifecycle) {
   const std::string name = testing::unique_container_id("det");
   ContainerId id{name, 1};
   created_.push_back(id);  // TearDown removes it if a step below fails
-  auto run = agent({"run", "-d", "--name", name, image_ref_, "sh", "-c",
+  auto run = agent({"run", "-d", "--network", "none", "--name", name, image_ref_, "sh", "-c",
                     "echo started; exec sleep 1000"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out, id.str() + "\n");

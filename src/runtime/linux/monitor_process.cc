@@ -201,7 +201,7 @@ class Monitor {
   std::optional<logs::LogWriter> writer_;
   UniqueFd listener_;
   std::vector<Client> clients_;
-  std::string pending_input_;  // attached input the container has not taken yet
+  std::string pending_input_;       // attached input the container has not taken yet
   bool stdin_eof_pending_ = false;  // close stdin once pending_input_ is written
   Run run_;
   int restarts_ = 0;
@@ -211,7 +211,8 @@ Status Monitor::create() {
   run_ = Run{};
   auto out = make_pipe();
   auto err = make_pipe();
-  if (!out || !err) return make_error(Errc::kInternal, "creating the container's stdio pipes failed");
+  if (!out || !err)
+    return make_error(Errc::kInternal, "creating the container's stdio pipes failed");
   std::optional<Pipe> in;
   if (args_.open_stdin && !args_.terminal) {
     ZLAYER_TRY(pipe, make_pipe());
@@ -252,10 +253,9 @@ Status Monitor::create() {
   }
   create_args.insert(create_args.end(), {"--pid-file", init_pid_file.string(), args_.id});
   // The container's init inherits create's stdio: our pipes' write ends. We keep the read ends.
-  auto create_pid = runtime_.spawn(
-      create_args, {.stdin_fd = in ? in->read.get() : -1,
-                    .stdout_fd = out->write.get(),
-                    .stderr_fd = err->write.get()});
+  auto create_pid = runtime_.spawn(create_args, {.stdin_fd = in ? in->read.get() : -1,
+                                                 .stdout_fd = out->write.get(),
+                                                 .stderr_fd = err->write.get()});
   if (!create_pid) {
     cleanup_console();
     return unexpected(create_pid.error().wrap(fmt::format("{} create", runtime_.name())));
@@ -287,8 +287,10 @@ Status Monitor::create() {
     drain_available(err->read.get(), runtime_output);
     if (console_listener.valid() && !run_.console.valid() && (fds[3].revents & POLLIN) != 0) {
       auto console = receive_console(console_listener.get());
-      if (!console) diagnose(args_.id, console.error().message);
-      else run_.console = std::move(*console);
+      if (!console)
+        diagnose(args_.id, console.error().message);
+      else
+        run_.console = std::move(*console);
     }
   }
   drain_available(out->read.get(), runtime_output);
@@ -337,8 +339,7 @@ Status Monitor::create() {
     run_.cgroup = *cgroup;
     if (auto count = read_oom_kill_count(*cgroup)) run_.oom_before = *count;
   } else {
-    diagnose(args_.id,
-             "no memory cgroup: OOM kills cannot be detected: " + cgroup.error().message);
+    diagnose(args_.id, "no memory cgroup: OOM kills cannot be detected: " + cgroup.error().message);
   }
   run_.started = std::chrono::steady_clock::now();
   return {};
@@ -397,8 +398,10 @@ void Monitor::read_client(std::size_t index) {
     case AttachFrame::kStdinEof:
       if (run_.input.valid()) {
         flush_input();
-        if (pending_input_.empty()) run_.input.reset();
-        else stdin_eof_pending_ = true;
+        if (pending_input_.empty())
+          run_.input.reset();
+        else
+          stdin_eof_pending_ = true;
       }
       break;
     case AttachFrame::kResize:
@@ -419,7 +422,7 @@ void Monitor::flush_input() {
     ssize_t w = ::write(input_fd(), pending_input_.data(), pending_input_.size());
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) return;  // the container is not reading yet: keep the rest
-    if (w < 0) {  // EPIPE: it closed its stdin
+    if (w < 0) {                           // EPIPE: it closed its stdin
       close_input();
       return;
     }
@@ -555,8 +558,8 @@ bool Monitor::wait_backoff(std::chrono::milliseconds delay) {
 
 void Monitor::write_restart_file(bool restarting, const ExitRecord& last) {
   RestartRecord record{format_restart_policy(args_.restart), restarts_, restarting, last};
-  if (auto written = atomic_write_file(args_.dir / kRestartFile, restart_record_json(record),
-                                       0644, Durability::kUntilReboot);
+  if (auto written = atomic_write_file(args_.dir / kRestartFile, restart_record_json(record), 0644,
+                                       Durability::kUntilReboot);
       !written) {
     diagnose(args_.id, written.error().wrap("writing the restart file").message);
   }
