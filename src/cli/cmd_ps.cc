@@ -1,4 +1,6 @@
 // `ps [-a] [--format json]`: the containers of the linux backend, running ones unless -a.
+#include <fmt/format.h>
+
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -37,6 +39,10 @@ int list_containers(bool all, const std::string& format) {
   for (const auto& d : rows) {
     std::string status(d.state.phase_name());
     if (d.state.exit) status += " (" + std::to_string(d.state.exit->exit_code) + ")";
+    if (d.state.restart_count > 0) {
+      status += fmt::format(", restarted {} time{}", d.state.restart_count,
+                            d.state.restart_count == 1 ? "" : "s");
+    }
     std::string command = ps_row_json(d).value("command", std::string());
     if (command.size() > 22) command = command.substr(0, 21) + "…";
     std::printf("%-40s %-32s %-24s %s\n", d.id.str().c_str(), d.image.c_str(),

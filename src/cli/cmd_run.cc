@@ -1,8 +1,12 @@
-// `run`, `stop`, `rm`, `logs` and `exec`: a container of the linux backend in the foreground or
-// detached (Docker's `docker run`), and the verbs that act on one.
+// `run`, `stop`, `rm`, `logs` and `exec`: a container of the linux backend in the foreground
+// (Docker's `docker run`, with -i/-t attached through the container's monitor) or detached, and
+// the verbs that act on one.
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +26,7 @@
 #include "core/paths.h"
 #include "core/quantity.h"
 #include "image/image_service.h"
+#include "runtime/linux/attach.h"
 #include "runtime/linux/linux_runtime.h"
 
 namespace zlayer::cli {
@@ -161,9 +166,54 @@ void forward_signals(const runtime::linux::OciRuntime& oci, std::string containe
   }).detach();
 }
 
+// The user's terminal in raw mode (no echo, no line editing, no signals from ^C: the keys go to
+// the container's terminal), restored when this goes out of scope.
+class RawTerminal {
+ public:
+  explicit RawTerminal(int fd) : fd_(fd) {
+    if (::tcgetattr(fd_, &saved_) != 0) return;
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    active_ = ::tcsetattr(fd_, TCSADRAIN, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (active_) ::tcsetattr(fd_, TCSADRAIN, &saved_);
+  }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  int fd_;
+  termios saved_{};
+  bool active_ = false;
+};
+
+// Relays the user's stdin (with -i), the container's output and (with -t) the terminal's size
+// through the monitor's attach socket until the monitor finishes. `attached` was connected before
+// `start`, so no output is missed.
+Status relay(UniqueFd attached, bool interactive, bool tty) {
+  runtime::linux::AttachStreams streams{.in_fd = interactive ? 0 : -1, .out_fd = 1, .err_fd = 2};
+  UniqueFd winch;
+  std::optional<RawTerminal> raw;
+  if (tty && ::isatty(0)) {
+    // SIGWINCH is blocked in every thread (see run_container) and read here.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    winch.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    streams.tty_fd = 0;
+    streams.winch_fd = winch.get();
+    if (interactive) raw.emplace(0);
+  }
+  return runtime::linux::relay_attach(attached.get(), streams);
+}
+
 struct RunArgs {
   bool remove = false;
   bool detach = false;
+  bool interactive = false;
+  bool tty = false;
+  std::string restart = "no";
   std::string name;
   std::vector<std::string> env;
   std::string memory;
@@ -185,6 +235,19 @@ int run_container(const RunArgs& args) {
           {args.remove, args.detach, args.name, args.env, args.memory, args.rest})) {
     return *code;
   }
+  auto restart = runtime::parse_restart_policy(args.restart);
+  if (!restart) {
+    std::fprintf(stderr, "zlayer-agent: --restart: %s\n", restart.error().message.c_str());
+    return 2;
+  }
+  if (args.remove && restart->kind != runtime::RestartPolicy::Kind::kNo) {
+    std::fprintf(stderr, "zlayer-agent: --restart and --rm cannot be combined\n");
+    return 2;
+  }
+  if (args.interactive && args.tty && !args.detach && !::isatty(0)) {
+    std::fprintf(stderr, "zlayer-agent: the input device is not a TTY (-it needs a terminal)\n");
+    return 1;
+  }
   if (args.detach && args.remove) {
     std::fprintf(stderr,
                  "zlayer-agent: -d with --rm is not supported yet (nothing would be left "
@@ -192,6 +255,18 @@ int run_container(const RunArgs& args) {
     return 2;
   }
   runtime::ContainerConfig config;
+  config.restart = *restart;
+  config.tty = args.tty;
+  // Detached: nobody would attach (there is no `attach` verb yet), so stdin stays /dev/null.
+  config.open_stdin = args.interactive && !args.detach;
+  const bool attach = !args.detach && (args.interactive || args.tty);
+  if (attach) {
+    // Blocked before any thread starts, so every thread has it blocked and relay() reads it.
+    sigset_t winch;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &winch, nullptr);
+  }
   if (args.network == "bridge") {
     config.network.mode = runtime::NetworkMode::kBridge;
   } else if (args.network == "none") {
@@ -270,6 +345,17 @@ int run_container(const RunArgs& args) {
       std::fprintf(stderr, "zlayer-agent: %s\n", removed.error().message.c_str());
     }
   };
+  UniqueFd attached;
+  if (attach) {
+    auto connected = runtime::linux::connect_unix(rt.attach_socket_path(*id), SOCK_SEQPACKET);
+    if (!connected) {
+      (void)rt.kill_container(*id, SIGKILL);
+      if (!args.remove) (void)rt.wait_container(*id);
+      cleanup();
+      return fail_run(connected.error().wrap("attaching"));
+    }
+    attached = std::move(*connected);
+  }
   if (auto started = rt.start_container(*id); !started) {
     cleanup();
     return fail_run(started.error());
@@ -279,6 +365,15 @@ int run_container(const RunArgs& args) {
     return 0;
   }
   forward_signals(rt.oci(), id->str());
+  if (attach) {
+    if (auto relayed = relay(std::move(attached), args.interactive, args.tty); !relayed) {
+      std::fprintf(stderr, "zlayer-agent: %s\n", relayed.error().message.c_str());
+    }
+    auto exit = rt.wait_container(*id);
+    cleanup();
+    if (!exit) return fail_run(exit.error());
+    return exit->exit_code;
+  }
   runtime::LogOptions follow;
   follow.follow = true;
   auto streamed = rt.container_logs(*id, follow, [](const runtime::LogEntry& e) -> Status {
@@ -319,6 +414,10 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     auto args = std::make_shared<RunArgs>();
     cmd->add_flag("--rm", args->remove, "remove the container when it exits");
     cmd->add_flag("-d,--detach", args->detach, "start it and print its name");
+    cmd->add_flag("-i,--interactive", args->interactive, "keep stdin open and forward it");
+    cmd->add_flag("-t,--tty", args->tty, "give the container a terminal");
+    cmd->add_option("--restart", args->restart,
+                    "restart policy: no, always, on-failure[:N], unless-stopped");
     cmd->add_option("--name", args->name, "container name (a service name, or NAME-rep-N)");
     cmd->add_option("-e,--env", args->env, "environment variable KEY=VALUE (repeatable)")
         ->allow_extra_args(false);

@@ -68,7 +68,8 @@ Status fsync_dir(const std::filesystem::path& dir) {
 }
 
 Status atomic_write_file(const std::filesystem::path& path, std::string_view content,
-                         unsigned mode) {
+                         unsigned mode, Durability durability) {
+  const bool sync = durability == Durability::kDurable;
   auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   auto tmp = dir / fmt::format(".{}.tmp-{}", path.filename().string(), random_suffix());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
@@ -78,7 +79,7 @@ Status atomic_write_file(const std::filesystem::path& path, std::string_view con
     cleanup();
     return ok;
   }
-  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
+  if (::fchmod(fd.get(), mode) != 0 || (sync && ::fsync(fd.get()) != 0)) {
     int err = errno;
     cleanup();
     return sys_error(fmt::format("syncing {}", tmp.string()), err);
@@ -89,7 +90,7 @@ Status atomic_write_file(const std::filesystem::path& path, std::string_view con
     cleanup();
     return sys_error(fmt::format("renaming {} to {}", tmp.string(), path.string()), err);
   }
-  return fsync_dir(dir);
+  return sync ? fsync_dir(dir) : Status{};
 }
 
 Result<std::string> read_file(const std::filesystem::path& path) {

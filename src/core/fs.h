@@ -42,8 +42,13 @@ Result<Pipe> make_pipe();
 // Writes `content` to `path` atomically: a temp file in the same directory, fsync, rename over
 // `path`, fsync the directory. A crash leaves either the old or the new file, never a mix.
 // mode: permission bits of the new file. Errors: errno-mapped (kResourceExhausted on ENOSPC).
+// durability: kDurable (the default) also survives a power loss; kUntilReboot skips the two
+// fsyncs — still atomic for readers and across our own crash (the page cache outlives the
+// process), for runtime state that a reboot makes meaningless anyway (a container's bundle, its
+// monitor's pid and exit files: the container itself does not survive a reboot).
+enum class Durability { kDurable, kUntilReboot };
 Status atomic_write_file(const std::filesystem::path& path, std::string_view content,
-                         unsigned mode = 0644);
+                         unsigned mode = 0644, Durability durability = Durability::kDurable);
 
 // Reads a whole regular file. Errors: kNotFound, errno-mapped others.
 Result<std::string> read_file(const std::filesystem::path& path);

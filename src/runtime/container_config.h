@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "image/manifest.h"
+#include "runtime/restart_policy.h"
 
 namespace zlayer::runtime {
 
@@ -156,6 +157,10 @@ struct ContainerConfig {
 
   std::optional<std::string> stop_signal;  // "SIGINT", "INT" or "2"; unset = image StopSignal
   bool tty = false;                        // allocate a terminal (Docker -t)
+  bool open_stdin = false;                 // keep stdin open for an attached client (Docker -i)
+  // Applied by the backend itself (the linux backend's monitor) for standalone containers;
+  // deployments keep `no` and let their supervisor restart replicas.
+  RestartPolicy restart;
 
   std::map<std::string, std::string> labels;       // spec `labels`; recorded with the container
   std::map<std::string, std::string> annotations;  // backend metadata (OCI annotations)

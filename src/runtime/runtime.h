@@ -59,6 +59,7 @@ struct ContainerState {
   Phase phase = Phase::kPending;
   std::optional<ExitStatus> exit;  // set for kExited
   std::string reason;              // set for kFailed ("agent exited", "trap: out of bounds", …)
+  int restart_count = 0;           // restarts by the container's own restart policy so far
 
   [[nodiscard]] std::string_view phase_name() const;  // "running", "exited", …
   // Lifecycle rules as predicates (youki's style): what the state allows.

@@ -136,6 +136,8 @@ Result<StateDb> StateDb::open(const std::filesystem::path& path) {
   // module). The WAL stays instead and is checkpointed by the auto-checkpoint, kept small
   // (wal_autocheckpoint below) because each new connection scans the WAL it finds; committed
   // transactions are as durable as before (synchronous=NORMAL in WAL mode).
+  int persist_wal = 1;
+  sqlite3_file_control(impl->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
   sqlite3_db_config(impl->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   StateDb db(std::move(impl));
   ZLAYER_CHECK(db.exec("PRAGMA journal_mode=WAL"));

@@ -843,7 +843,7 @@ Result<BundlePlan> build_bundle(const ContainerConfig& config, const BundleConte
     if (targets.contains(file.target)) continue;  // the spec mounts its own
     auto path = context.container_dir / file.name;
     rollback.add(path);
-    ZLAYER_CHECK(atomic_write_file(path, *file.content, 0644));
+    ZLAYER_CHECK(atomic_write_file(path, *file.content, 0644, Durability::kUntilReboot));
     etc_mounts.push_back(bind_entry(file.target, path.string(), config.read_only_root_fs));
   }
 
@@ -883,7 +883,8 @@ Result<BundlePlan> build_bundle(const ContainerConfig& config, const BundleConte
       {"annotations", std::move(annotations)},
   };
   rollback.add(plan.config_path);
-  ZLAYER_CHECK(atomic_write_file(plan.config_path, plan.config.dump(2), 0600));
+  ZLAYER_CHECK(atomic_write_file(plan.config_path, plan.config.dump(2), 0600,
+                                 Durability::kUntilReboot));
   rollback.disarm();
   return plan;
 }

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ctime>
 #include <set>
@@ -118,6 +120,10 @@ fs::path LinuxRuntime::container_dir(const ContainerId& id) const {
 
 std::string LinuxRuntime::cgroups_path(const ContainerId& id) const {
   return "/" + config_.cgroup_parent + "/" + id.str();
+}
+
+fs::path LinuxRuntime::attach_socket_path(const ContainerId& id) const {
+  return config_.paths.runtime_dir / "attach" / (id.str() + ".sock");
 }
 
 fs::path LinuxRuntime::log_path(const ContainerId& id) const {
@@ -276,7 +282,17 @@ Status LinuxRuntime::create_container(const ContainerId& id, const ContainerConf
                         .bundle = dir,
                         .container_dir = dir,
                         .log_path = log_path(id),
-                        .runtime = &oci_};
+                        .runtime = &oci_,
+                        .terminal = config.tty,
+                        .open_stdin = config.open_stdin,
+                        .restart = config.restart};
+  if (config.tty || config.open_stdin) {
+    monitor.attach_socket = attach_socket_path(id);
+    if (auto made = make_dirs(monitor.attach_socket.parent_path(), 0700); !made) {
+      discard(id, true);
+      return made;
+    }
+  }
   auto handle = start_monitor(monitor);
   if (!handle) {
     discard(id, true);
@@ -326,6 +342,7 @@ Status LinuxRuntime::stop_container(const ContainerId& id, std::chrono::millisec
       if (auto parsed = parse_signal(annotation)) stop_signal = *parsed;
     }
   }
+  ZLAYER_CHECK(request_stop(container_dir(id), rec.monitor_pid, "stop"));
   if (auto sent = oci_.kill(id.str(), stop_signal); !sent) {
     // Already gone between the state check and the signal: that is a stopped container.
     if (sent.error().code != Errc::kFailedPrecondition && sent.error().code != Errc::kNotFound) {
@@ -347,7 +364,9 @@ Status LinuxRuntime::stop_container(const ContainerId& id, std::chrono::millisec
 
 Status LinuxRuntime::kill_container(const ContainerId& id, int signal) {
   ZLAYER_TRY(rec, record(id));
-  (void)rec;
+  // Docker's rule: a container the user signals is "manually stopped" and not restarted when
+  // that signal ends it.
+  ZLAYER_CHECK(request_stop(container_dir(id), rec.monitor_pid, "kill"));
   return oci_.kill(id.str(), signal);
 }
 
@@ -375,6 +394,7 @@ Status LinuxRuntime::remove_container(const ContainerId& id) {
     return {};
   }
   if (rec->monitor_pid > 0 && !fs::exists(container_dir(id) / kExitFile)) {
+    ZLAYER_CHECK(request_stop(container_dir(id), rec->monitor_pid, "rm"));
     (void)oci_.kill(id.str(), SIGKILL);
   }
   if (rec->monitor_pid > 0) {
@@ -390,6 +410,8 @@ Status LinuxRuntime::remove_container(const ContainerId& id) {
   ZLAYER_CHECK(image::unmount_rootfs(container_dir(id), /*remove_dirs=*/true));
   ZLAYER_CHECK(remove_cgroup(layout_, cgroups_path(id)));
   ZLAYER_CHECK(remove_tree(container_dir(id)));
+  std::error_code ignored;
+  fs::remove(attach_socket_path(id), ignored);
   ZLAYER_TRY(deleted, db_.exec("DELETE FROM containers WHERE id = ?1", {id.str()}));
   (void)deleted;
   return {};
@@ -399,7 +421,17 @@ Result<ContainerState> LinuxRuntime::container_state(const ContainerId& id) {
   ZLAYER_TRY(rec, record(id));
   (void)rec;
   ContainerState result;
+  auto restarts = read_restart_file(container_dir(id) / kRestartFile);
+  if (restarts) result.restart_count = restarts->restart_count;
   auto exit = read_exit_file(container_dir(id) / kExitFile);
+  if (!exit && restarts && restarts->restarting) {
+    // Between an exit and the restart (backoff, delete, create): Docker's "restarting".
+    result.phase = ContainerState::Phase::kPending;
+    result.reason = fmt::format("restarting after {} (restart {}, policy {})",
+                                to_exit_status(restarts->last_exit).describe(),
+                                restarts->restart_count, restarts->policy);
+    return result;
+  }
   if (exit) {
     result.phase = ContainerState::Phase::kExited;
     result.exit = to_exit_status(*exit);

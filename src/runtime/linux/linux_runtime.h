@@ -90,6 +90,9 @@ class LinuxRuntime final : public Runtime {
   // The container's directory and the OCI cgroupsPath it runs in.
   [[nodiscard]] std::filesystem::path container_dir(const ContainerId& id) const;
   [[nodiscard]] std::string cgroups_path(const ContainerId& id) const;
+  // The socket the monitor of a container created with tty or open_stdin serves attach clients
+  // on (attach.h): $ZLAYER_RUNTIME_DIR/attach/<id>.sock.
+  [[nodiscard]] std::filesystem::path attach_socket_path(const ContainerId& id) const;
   // The CRI log file of a container.
   [[nodiscard]] std::filesystem::path log_path(const ContainerId& id) const;
 
@@ -111,6 +114,8 @@ class LinuxRuntime final : public Runtime {
   Status start_container(const ContainerId& id) override;
   // Sends the bundle's stop signal (annotation com.zlayer.stop-signal, SIGTERM by default),
   // waits up to `grace` for the exit, then SIGKILL and waits again.
+  // stop, kill and remove record the request (monitor.h request_stop) before signalling, so the
+  // exit they cause is never taken for a crash by the container's restart policy.
   Status stop_container(const ContainerId& id, std::chrono::milliseconds grace) override;
   Status kill_container(const ContainerId& id, int signal) override;
   // OCI `pause` / `resume` (cgroup freezer).

@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -22,6 +19,7 @@
 #include "core/subprocess.h"
 #include "core/text.h"
 #include "core/time_format.h"
+#include "runtime/linux/cgroups.h"
 #include "runtime/logs/log_store.h"
 #include "runtime/runtime.h"
 
@@ -56,290 +54,7 @@ std::string monitor_log_excerpt(const fs::path& container_dir) {
   return excerpt(view, 600);
 }
 
-// --- the monitor process -----------------------------------------------------------------------
-
-struct MonitorArgs {
-  std::string id;
-  fs::path bundle;
-  fs::path dir;
-  fs::path log;
-  std::uint64_t log_max_size = 0;
-  int log_max_files = 3;
-  std::string runtime_name;
-  fs::path runtime_binary;
-  fs::path runtime_root;
-  CgroupMode layout = CgroupMode::kV1;
-  int status_fd = -1;
-};
-
-Result<MonitorArgs> parse_monitor_args(int argc, char** argv) {
-  std::map<std::string, std::string> values;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view key = argv[i];
-    if (key.substr(0, 2) != "--" || i + 1 >= argc) {
-      return errorf(Errc::kInvalidArgument, "{}: unexpected argument \"{}\"", kMonitorName, key);
-    }
-    values[std::string(key.substr(2))] = argv[++i];
-  }
-  MonitorArgs args;
-  for (const char* required : {"id", "bundle", "dir", "log", "runtime-name", "runtime-binary",
-                               "runtime-root", "cgroup-layout", "status-fd"}) {
-    if (!values.count(required)) {
-      return errorf(Errc::kInvalidArgument, "{}: --{} is required", kMonitorName, required);
-    }
-  }
-  args.id = values["id"];
-  args.bundle = values["bundle"];
-  args.dir = values["dir"];
-  args.log = values["log"];
-  args.runtime_name = values["runtime-name"];
-  args.runtime_binary = values["runtime-binary"];
-  args.runtime_root = values["runtime-root"];
-  try {
-    args.status_fd = std::stoi(values["status-fd"]);
-    if (values.count("log-max-size")) args.log_max_size = std::stoull(values["log-max-size"]);
-    if (values.count("log-max-files")) args.log_max_files = std::stoi(values["log-max-files"]);
-  } catch (const std::exception&) {
-    return errorf(Errc::kInvalidArgument, "{}: a numeric argument is not a number", kMonitorName);
-  }
-  const std::string& layout = values["cgroup-layout"];
-  if (layout == "v1") {
-    args.layout = CgroupMode::kV1;
-  } else if (layout == "v2") {
-    args.layout = CgroupMode::kV2;
-  } else if (layout == "hybrid") {
-    args.layout = CgroupMode::kHybrid;
-  } else {
-    return errorf(Errc::kInvalidArgument, "{}: --cgroup-layout \"{}\" is not v1|v2|hybrid",
-                  kMonitorName, layout);
-  }
-  return args;
-}
-
-void diagnose(std::string_view id, std::string_view text) {
-  auto line =
-      fmt::format("{} {} [{}] {}\n", format_rfc3339_nano(SystemClock::instance().wall_now()),
-                  kMonitorName, id, text);
-  [[maybe_unused]] auto ignored = ::write(2, line.data(), line.size());
-}
-
-void report_status(int fd, const json& status) {
-  if (fd < 0) return;
-  std::string line = status.dump() + "\n";
-  std::string_view rest = line;
-  while (!rest.empty()) {
-    ssize_t w = ::write(fd, rest.data(), rest.size());
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;  // the agent is gone: nobody to tell
-    rest.remove_prefix(static_cast<size_t>(w));
-  }
-  ::close(fd);
-}
-
-// Reads what is available without blocking; returns false at EOF (or a read error).
-bool drain_available(int fd, std::string& into) {
-  char buf[65536];
-  while (true) {
-    ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r > 0) {
-      into.append(buf, static_cast<size_t>(r));
-      continue;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    return r < 0 && errno == EAGAIN;
-  }
-}
-
-Status copy_available(int fd, logs::Stream stream, logs::LogWriter& writer, bool& open) {
-  std::string chunk;
-  open = drain_available(fd, chunk);
-  if (chunk.empty()) return {};
-  return writer.write(stream, chunk);
-}
-
-int run_monitor(const MonitorArgs& args) {
-  const std::string& id = args.id;
-  // Session leader: a Ctrl-C or hangup on the agent's terminal never reaches us or the container.
-  if (::getsid(0) != ::getpid()) ::setsid();
-  // Orphans (the container's init once `create` exits) are re-parented to us, so we can waitpid.
-  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
-    report_status(args.status_fd,
-                  {{"status", "failed"}, {"error", "PR_SET_CHILD_SUBREAPER failed"}});
-    return 1;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGHUP, SIG_IGN);
-  ::signal(SIGINT, SIG_IGN);
-  sigset_t child_signals;
-  sigemptyset(&child_signals);
-  sigaddset(&child_signals, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &child_signals, nullptr);
-  UniqueFd child_events(::signalfd(-1, &child_signals, SFD_CLOEXEC | SFD_NONBLOCK));
-
-  auto fail = [&](std::string text) {
-    diagnose(id, text);
-    report_status(args.status_fd, {{"status", "failed"}, {"error", text}});
-    return 1;
-  };
-  if (!child_events.valid()) return fail(fmt::format("signalfd: {}", ::strerror(errno)));
-  if (auto written = atomic_write_file(args.dir / kMonitorPidFile, std::to_string(::getpid()));
-      !written) {
-    return fail(written.error().message);
-  }
-  auto writer = logs::LogWriter::open(
-      args.log, {.max_size_bytes = args.log_max_size, .max_files = args.log_max_files},
-      SystemClock::instance());
-  if (!writer) return fail(writer.error().wrap("opening the container log").message);
-
-  auto out = make_pipe();
-  auto err = make_pipe();
-  if (!out || !err) return fail("creating the container's stdio pipes failed");
-  OciRuntime runtime(args.runtime_name, args.runtime_binary, args.runtime_root, args.layout);
-  fs::path init_pid_file = args.dir / kInitPidFile;
-  std::error_code ignored;
-  fs::remove(init_pid_file, ignored);
-  // The container's init inherits create's stdio: our pipes' write ends. We keep the read ends.
-  auto create_pid = runtime.spawn(
-      {"create", "--bundle", args.bundle.string(), "--pid-file", init_pid_file.string(), id},
-      {.stdout_fd = out->write.get(), .stderr_fd = err->write.get()});
-  if (!create_pid)
-    return fail(create_pid.error().wrap(fmt::format("{} create", runtime.name())).message);
-  out->write.reset();
-  err->write.reset();
-  ::fcntl(out->read.get(), F_SETFL, O_NONBLOCK);
-  ::fcntl(err->read.get(), F_SETFL, O_NONBLOCK);
-
-  // Until create exits, everything on the pipes is the runtime's own output (the init waits for
-  // `start`); keep it for the error message, and drain it so a chatty runtime cannot block.
-  std::string runtime_output;
-  int create_status = 0;
-  while (true) {
-    pid_t done = ::waitpid(*create_pid, &create_status, WNOHANG);
-    if (done == *create_pid) break;
-    if (done < 0 && errno != EINTR) return fail(fmt::format("waitpid: {}", ::strerror(errno)));
-    pollfd fds[3] = {{out->read.get(), POLLIN, 0},
-                     {err->read.get(), POLLIN, 0},
-                     {child_events.get(), POLLIN, 0}};
-    ::poll(fds, 3, 1000);
-    signalfd_siginfo info;
-    while (::read(child_events.get(), &info, sizeof info) > 0) {
-    }
-    drain_available(out->read.get(), runtime_output);
-    drain_available(err->read.get(), runtime_output);
-  }
-  drain_available(out->read.get(), runtime_output);
-  drain_available(err->read.get(), runtime_output);
-  if (!WIFEXITED(create_status) || WEXITSTATUS(create_status) != 0) {
-    int code =
-        WIFEXITED(create_status) ? WEXITSTATUS(create_status) : 128 + WTERMSIG(create_status);
-    return fail(fmt::format("{} create {}: exit {}: {}", runtime.name(), id, code,
-                            excerpt(trim(runtime_output), 800)));
-  }
-  if (!runtime_output.empty()) diagnose(id, "runtime said: " + excerpt(runtime_output, 800));
-
-  auto pid_text = read_file(init_pid_file);
-  pid_t init_pid = 0;
-  if (pid_text) init_pid = static_cast<pid_t>(std::atol(trim(*pid_text).c_str()));
-  if (init_pid <= 0) {
-    return fail(
-        fmt::format("{} create {} wrote no pid to {}", runtime.name(), id, init_pid_file.string()));
-  }
-  // The OOM counter is read from the init's memory cgroup once it has died, so find the cgroup
-  // now, while the process is there to ask.
-  auto cgroup = memory_cgroup_dir(init_pid);
-  std::uint64_t oom_before = 0;
-  if (cgroup) {
-    if (auto count = read_oom_kill_count(*cgroup)) oom_before = *count;
-  } else {
-    diagnose(id, "no memory cgroup: OOM kills cannot be detected: " + cgroup.error().message);
-  }
-  report_status(args.status_fd, {{"status", "created"}, {"pid", init_pid}});
-
-  bool out_open = true;
-  bool err_open = true;
-  bool exited = false;
-  int init_status = 0;
-  auto reap = [&] {
-    while (true) {
-      int status = 0;
-      pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) {
-        if (pid < 0 && errno == EINTR) continue;
-        break;
-      }
-      if (pid == init_pid) {
-        exited = true;
-        init_status = status;
-      }
-    }
-  };
-  reap();
-  while (!exited || out_open || err_open) {
-    pollfd fds[3];
-    nfds_t n = 0;
-    if (out_open) fds[n++] = {out->read.get(), POLLIN, 0};
-    if (err_open) fds[n++] = {err->read.get(), POLLIN, 0};
-    if (!exited) fds[n++] = {child_events.get(), POLLIN, 0};
-    // Once the init is gone the pid namespace is torn down and the pipes reach EOF; a process
-    // outside it (a container sharing the host's pids) may hold them longer: stop after 250 ms
-    // of silence rather than wait for it.
-    int ready = ::poll(fds, n, exited ? 250 : -1);
-    if (ready < 0 && errno != EINTR) break;
-    if (ready == 0 && exited) break;
-    if (!exited) {
-      signalfd_siginfo info;
-      while (::read(child_events.get(), &info, sizeof info) > 0) {
-      }
-      reap();
-    }
-    // Drain both pipes whichever woke us: stdout and stderr lines keep their relative order as
-    // well as two pipes allow.
-    if (out_open) {
-      if (auto s = copy_available(out->read.get(), logs::Stream::kStdout, *writer, out_open); !s)
-        diagnose(id, s.error().message);
-    }
-    if (err_open) {
-      if (auto s = copy_available(err->read.get(), logs::Stream::kStderr, *writer, err_open); !s)
-        diagnose(id, s.error().message);
-    }
-  }
-
-  ExitRecord record;
-  record.pid = init_pid;
-  record.finished_at = SystemClock::instance().wall_now();
-  if (WIFSIGNALED(init_status)) {
-    record.signal = WTERMSIG(init_status);
-    record.signal_name = runtime::signal_name(record.signal);
-    record.exit_code = 128 + record.signal;
-  } else {
-    record.exit_code = WEXITSTATUS(init_status);
-  }
-  if (cgroup) {
-    auto count = read_oom_kill_count(*cgroup);
-    if (count) {
-      record.oom_killed = *count > oom_before;
-    } else {
-      diagnose(id, "reading the OOM counter: " + count.error().message);
-    }
-  }
-  if (auto closed = writer->close(); !closed) diagnose(id, closed.error().message);
-  if (auto written = atomic_write_file(args.dir / kExitFile, exit_record_json(record)); !written) {
-    diagnose(id, written.error().wrap("writing the exit file").message);
-    return 1;
-  }
-  return 0;
-}
-
 }  // namespace
-
-int monitor_main(int argc, char** argv) {
-  auto args = parse_monitor_args(argc, argv);
-  if (!args) {
-    fmt::print(stderr, "{}\n", args.error().message);
-    return 2;
-  }
-  return run_monitor(*args);
-}
 
 Result<fs::path> locate_monitor_binary() {
   std::vector<fs::path> tried;
@@ -379,7 +94,9 @@ Result<MonitorHandle> start_monitor(const MonitorConfig& config) {
   }
   const OciRuntime& runtime = *config.runtime;
   std::error_code ignored;
-  fs::remove(config.container_dir / kExitFile, ignored);
+  for (auto name : {kExitFile, kRestartFile, kStopRequestFile}) {
+    fs::remove(config.container_dir / name, ignored);
+  }
   ZLAYER_TRY(status, make_pipe());
   fs::path monitor_log = config.container_dir / kMonitorLogFile;
   UniqueFd log_fd(::open(monitor_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
@@ -407,7 +124,14 @@ Result<MonitorHandle> start_monitor(const MonitorConfig& config) {
                                    "--cgroup-layout",
                                    std::string(cgroup_mode_name(runtime.cgroup_layout())),
                                    "--status-fd",
-                                   std::to_string(status.write.get())};
+                                   std::to_string(status.write.get()),
+                                   "--restart",
+                                   format_restart_policy(config.restart)};
+  if (config.terminal) argv.insert(argv.end(), {"--terminal", "1"});
+  if (config.open_stdin) argv.insert(argv.end(), {"--stdin", "1"});
+  if (!config.attach_socket.empty()) {
+    argv.insert(argv.end(), {"--attach-socket", config.attach_socket.string()});
+  }
   auto pid = spawn_process(
       argv, {.stderr_fd = log_fd.get(), .inherit_fds = {status.write.get()}, .new_session = true});
   if (!pid) return unexpected(pid.error().wrap(fmt::format("starting {}", kMonitorName)));
@@ -457,6 +181,44 @@ std::string exit_record_json(const ExitRecord& record) {
                  {"finished_at", format_rfc3339_nano(record.finished_at)},
                  {"pid", record.pid}};
   return object.dump() + "\n";
+}
+
+std::string restart_record_json(const RestartRecord& record) {
+  json object = {{"policy", record.policy},
+                 {"restart_count", record.restart_count},
+                 {"restarting", record.restarting},
+                 {"last_exit", json::parse(exit_record_json(record.last_exit))}};
+  return object.dump() + "\n";
+}
+
+Result<RestartRecord> read_restart_file(const fs::path& path) {
+  ZLAYER_TRY(text, read_file(path));
+  json object = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object() || !object.value("restart_count", json()).is_number_integer()) {
+    return errorf(Errc::kInternal, "restart file {}: no integer \"restart_count\"", path.string());
+  }
+  RestartRecord record;
+  record.policy = object.value("policy", std::string());
+  record.restart_count = object.value("restart_count", 0);
+  record.restarting = object.value("restarting", false);
+  const json& last = object.value("last_exit", json::object());
+  record.last_exit.exit_code = last.value("exit_code", 0);
+  record.last_exit.signal = last.value("signal", 0);
+  record.last_exit.signal_name = last.value("signal_name", std::string());
+  record.last_exit.oom_killed = last.value("oom_killed", false);
+  record.last_exit.pid = last.value("pid", 0);
+  if (auto finished = parse_rfc3339(last.value("finished_at", std::string()))) {
+    record.last_exit.finished_at = *finished;
+  }
+  return record;
+}
+
+Status request_stop(const fs::path& container_dir, pid_t monitor_pid, std::string_view verb) {
+  ZLAYER_CHECK(atomic_write_file(container_dir / kStopRequestFile, std::string(verb) + "\n",
+                                 0644, Durability::kUntilReboot));
+  // Wakes a monitor waiting out a restart delay; a monitor that is gone needs no wake-up.
+  if (monitor_pid > 0) ::kill(monitor_pid, SIGUSR1);
+  return {};
 }
 
 Result<ExitRecord> read_exit_file(const fs::path& path) {

@@ -1,8 +1,10 @@
 // The per-container monitor (like Podman's conmon) and the agent's side of it. The monitor is a
 // separate executable (`zlayer-monitor`, monitor_main.cc): a session leader and child subreaper
-// that runs `<oci runtime> create` itself, holds the container's stdout/stderr pipes, writes them
-// to the CRI log, waitpid()s the container's init, reads the OOM-kill counter and writes the exit
-// file — so a container, its logs and its exit status survive the agent (docs/design.md §5).
+// that runs `<oci runtime> create` itself, holds the container's stdio (stdout/stderr pipes, a
+// stdin pipe with -i, the pty master with -t), writes the output to the CRI log and to attached
+// clients (attach.h), waitpid()s the container's init, reads the OOM-kill counter, applies the
+// restart policy and writes the exit file — so a container, its logs and its exit status survive
+// the agent (docs/design.md §5a). The process side is monitor_process.cc.
 // The agent-side functions are blocking and may be called from any thread.
 #pragma once
 
@@ -17,6 +19,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "runtime/linux/oci_runtime.h"
+#include "runtime/restart_policy.h"
 
 namespace zlayer::runtime::linux {
 
@@ -29,9 +32,10 @@ namespace zlayer::runtime::linux {
 //     with them as stdio (the init inherits them; the monitor keeps the read ends).
 //  3. It writes one JSON line to the status fd and closes it: {"status":"created","pid":N} or
 //     {"status":"failed","error":"<runtime's text>"} (then it exits 1).
-//  4. The agent calls `start`. The monitor copies output into the log until the init has been
-//     reaped and the pipes reach EOF, reads the OOM counter, writes <dir>/exit.json atomically
-//     and exits 0. It never deletes the container: the agent removes it, after wait_for_exit, so
+//  4. The agent calls `start`. The monitor copies output into the log (and to attached clients)
+//     until the init has been reaped and the pipes reach EOF, reads the OOM counter, applies the
+//     restart policy (MonitorConfig::restart), and when the container stays stopped writes
+//     <dir>/exit.json atomically and exits 0. It never deletes the container: the agent removes it, after wait_for_exit, so
 //     the OOM counter is read before `delete` takes the cgroup away.
 
 // Files the monitor keeps in a container's directory.
@@ -39,6 +43,10 @@ inline constexpr std::string_view kMonitorPidFile = "monitor.pid";  // the monit
 inline constexpr std::string_view kInitPidFile = "init.pid";        // container init (--pid-file)
 inline constexpr std::string_view kExitFile = "exit.json";          // ExitRecord, see below
 inline constexpr std::string_view kMonitorLogFile = "monitor.log";  // the monitor's diagnostics
+inline constexpr std::string_view kRestartFile = "restart.json";    // RestartRecord, see below
+// Written by the agent before it signals the container for stop/kill/rm: the exit that follows
+// was asked for, so the restart policy does not apply (Docker's "manually stopped").
+inline constexpr std::string_view kStopRequestFile = "stop-requested";
 
 // Where start_monitor finds the executable: $ZLAYER_MONITOR_BIN, else `zlayer-monitor` beside
 // the running executable (/proc/self/exe), else the path CMake built it at.
@@ -57,6 +65,18 @@ struct MonitorConfig {
   std::filesystem::path monitor_binary;  // empty = locate_monitor_binary()
   // Longest wait for `create` to finish; on expiry the monitor is killed and kDeadlineExceeded.
   std::chrono::milliseconds create_timeout{std::chrono::seconds(60)};
+  // A terminal (process.terminal in config.json must agree): the runtime gets --console-socket,
+  // the monitor keeps the pty master, logs its output as stdout and forwards attached input.
+  bool terminal = false;
+  // Without a terminal: the container's stdin is a pipe fed by attached clients (else /dev/null).
+  bool open_stdin = false;
+  // Where the monitor listens for attach clients (attach.h) from before "created" until it
+  // exits; empty = none. Its directory must exist.
+  std::filesystem::path attach_socket;
+  // Applied by the monitor after each exit not asked for through request_stop(): `delete`, then
+  // `create` and `start` from the same bundle, after RestartBackoff's delay. exit.json is written
+  // only when the container stays stopped; restart.json counts the restarts.
+  RestartPolicy restart;
 };
 
 struct MonitorHandle {
@@ -86,6 +106,25 @@ struct ExitRecord {
 };
 
 [[nodiscard]] std::string exit_record_json(const ExitRecord& record);
+
+// restart.json, written atomically by the monitor before each restart (restarting = true, while it
+// waits out the delay and re-creates the container), after it (false) and at the end:
+//   {"policy": "on-failure:2", "restart_count": 2, "restarting": false, "last_exit": {ExitRecord}}
+struct RestartRecord {
+  std::string policy;
+  int restart_count = 0;
+  bool restarting = false;
+  ExitRecord last_exit;  // the exit that caused the latest restart
+};
+[[nodiscard]] std::string restart_record_json(const RestartRecord& record);
+// Errors: kNotFound (never restarted), kInternal naming the file.
+[[nodiscard]] Result<RestartRecord> read_restart_file(const std::filesystem::path& path);
+
+// Records that the user asked the container to stop (`verb`: "stop", "kill", "rm") in
+// <container_dir>/stop-requested — durably, before the caller signals the container — and wakes
+// the monitor (SIGUSR1) so one waiting to restart gives up. Errors: the file write's.
+[[nodiscard]] Status request_stop(const std::filesystem::path& container_dir, pid_t monitor_pid,
+                                  std::string_view verb);
 
 // Errors: kNotFound (no exit file yet), kInternal naming the file and the field that is wrong.
 [[nodiscard]] Result<ExitRecord> read_exit_file(const std::filesystem::path& path);

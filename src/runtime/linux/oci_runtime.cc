@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -360,6 +361,25 @@ Result<RuntimeSelection> select_oci_runtime(std::optional<std::string> forced,
       continue;
     }
     OciRuntime probe(name, *binary, parent / name, layout);
+    // A probe that passed is remembered in the state root's parent until the binary changes
+    // (size, mtime, inode) or the cgroup layout does: the two probe runs cost as much as a
+    // container start, and every CLI verb selects a runtime.
+    const fs::path cache_file = parent / (name + ".probe");
+    struct stat st {};
+    std::string cache_key;
+    if (::stat(binary->c_str(), &st) == 0) {
+      cache_key = fmt::format("{} {} {} {} {}", *binary, st.st_size, st.st_mtim.tv_sec,
+                              st.st_mtim.tv_nsec, cgroup_mode_name(layout));
+    }
+    if (auto cached = read_file(cache_file); cached && !cache_key.empty()) {
+      auto newline = cached->find('\n');
+      if (newline != std::string::npos && cached->substr(0, newline) == cache_key &&
+          fs::is_directory(probe.state_root())) {
+        return RuntimeSelection{
+            OciRuntime(name, *binary, probe.state_root(), layout, trim(cached->substr(newline + 1))),
+            rejected};
+      }
+    }
     auto version = run_subprocess(
         {*binary, "--version"},
         {.timeout = std::chrono::seconds(30),
@@ -381,6 +401,10 @@ Result<RuntimeSelection> select_oci_runtime(std::optional<std::string> forced,
       continue;
     }
     std::string first_line = version->out.substr(0, version->out.find('\n'));
+    if (!cache_key.empty()) {
+      (void)atomic_write_file(cache_file, cache_key + "\n" + trim(first_line) + "\n", 0644,
+                              Durability::kUntilReboot);
+    }
     return RuntimeSelection{OciRuntime(name, *binary, probe.state_root(), layout, trim(first_line)),
                             rejected};
   }

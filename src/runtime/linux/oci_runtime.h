@@ -157,6 +157,8 @@ inline constexpr std::string_view kRuntimeCandidates[] = {"crun", "runc", "youki
 // (a name from kRuntimeCandidates, or a path to a binary) tries only that one.
 // state_root_parent: each runtime gets `<parent>/<name>` as --root, so our containers never
 // collide with the host's (default: $ZLAYER_RUNTIME_DIR/oci).
+// A passed probe is cached in <state_root_parent>/<name>.probe (binary path, size, mtime and
+// the cgroup layout, then the version line) and not repeated while they match.
 // Errors: kInvalidArgument (forced name unknown), kUnavailable listing every candidate and why
 // it was rejected.
 [[nodiscard]] Result<RuntimeSelection> select_oci_runtime(
