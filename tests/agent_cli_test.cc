@@ -177,6 +177,14 @@ TEST_P(AgentCliTest, ContainersSurviveAnAgentKilledWithSigkill) {
   EXPECT_EQ(ended["state"]["exit_code"], 3);
   EXPECT_EQ(ended["state"]["running"], false);
   EXPECT_EQ(agent({"logs", "ender"}).out, "waiting\nbye\n");
+  // --since/--until take Docker's forms: a duration ago, RFC 3339 or Unix seconds.
+  EXPECT_EQ(agent({"logs", "--since", "1h", "ender"}).out, "waiting\nbye\n");
+  EXPECT_EQ(agent({"logs", "--since", "-1h", "ender"}).out, "");
+  EXPECT_EQ(agent({"logs", "--until", "2000-01-01T00:00:00Z", "ender"}).out, "");
+  EXPECT_EQ(agent({"logs", "--since", "0", "ender"}).out, "waiting\nbye\n");
+  auto bad_since = agent({"logs", "--since", "yesterday", "ender"});
+  EXPECT_EQ(bad_since.exit_code, 2);
+  EXPECT_THAT(bad_since.err, HasSubstr("--since"));
 
   auto stop = agent({"stop", "-t", "1", "fg"});
   EXPECT_EQ(stop.exit_code, 0) << stop.err;

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <tuple>
 #include <random>
 #include <thread>
 
@@ -24,7 +25,9 @@
 #include "cli/run_support.h"
 #include "cli/container_cli.h"
 #include "core/paths.h"
+#include "core/clock.h"
 #include "core/quantity.h"
+#include "core/time_format.h"
 #include "image/image_service.h"
 #include "runtime/linux/attach.h"
 #include "runtime/linux/linux_runtime.h"
@@ -488,9 +491,26 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_flag("-f,--follow", options->follow, "keep printing until the container exits");
     cmd->add_option("--tail", options->tail, "only the last N lines");
     cmd->add_flag("-t,--timestamps", options->timestamps, "prefix each line with its time");
+    auto since = std::make_shared<std::string>();
+    auto until = std::make_shared<std::string>();
+    cmd->add_option("--since", *since,
+                    "only lines at or after T: RFC 3339, Unix seconds or a duration (10m = ago)");
+    cmd->add_option("--until", *until, "only lines before T (same forms as --since)");
     cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
     cmd->callback([=, &commands] {
-      commands.selected = [=] {
+      commands.selected = [=]() -> int {
+        const auto now = SystemClock::instance().wall_now();
+        for (const auto& [flag, text, field] :
+             {std::tuple{"--since", since, &options->since},
+              std::tuple{"--until", until, &options->until}}) {
+          if (text->empty()) continue;
+          auto parsed = parse_time_or_duration(*text, now);
+          if (!parsed) {
+            std::fprintf(stderr, "zlayer-agent: %s: %s\n", flag, parsed.error().message.c_str());
+            return 2;
+          }
+          *field = *parsed;
+        }
         return with_any_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
           return rt.container_logs(id, *options, [](const runtime::LogEntry& e) -> Status {
             std::FILE* out = e.is_stderr ? stderr : stdout;
