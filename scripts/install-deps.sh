@@ -9,6 +9,7 @@ packages=(
   # libraries (headers)
   libexpected-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev
+  libyaml-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   docker-registry busybox-static skopeo umoci apache2-utils openssl ca-certificates

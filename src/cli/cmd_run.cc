@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "core/paths.h"
+#include "core/quantity.h"
 #include "image/image_service.h"
 #include "runtime/linux/linux_runtime.h"
 
@@ -30,25 +31,6 @@ constexpr int kAgentFailed = 125;
 int fail_run(const Error& e) {
   std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
   return kAgentFailed;
-}
-
-// "1048576", "64m", "64M", "64Mi", "1g", "512k" (binary units, as Docker's --memory).
-Result<std::uint64_t> parse_bytes(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  std::string suffix(text.substr(digits));
-  for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (digits == 0 || digits > 15) {
-    return errorf(Errc::kInvalidArgument, "--memory: \"{}\" is not a size like 64m or 1048576",
-                  text);
-  }
-  std::uint64_t value = std::stoull(std::string(text.substr(0, digits)));
-  if (suffix.empty() || suffix == "b") return value;
-  if (suffix == "k" || suffix == "kb" || suffix == "ki") return value << 10;
-  if (suffix == "m" || suffix == "mb" || suffix == "mi") return value << 20;
-  if (suffix == "g" || suffix == "gb" || suffix == "gi") return value << 30;
-  return errorf(Errc::kInvalidArgument, "--memory: unknown unit \"{}\" in \"{}\" (b, k, m, g)",
-                suffix, text);
 }
 
 // Docker's -p forms: HOST:CONTAINER, IP:HOST:CONTAINER, [IPv6]:HOST:CONTAINER, each optionally
@@ -201,8 +183,8 @@ int run_container(const RunArgs& args) {
     return kAgentFailed;
   }
   if (!args.memory.empty()) {
-    auto bytes = parse_bytes(args.memory);
-    if (!bytes) return fail_run(bytes.error());
+    auto bytes = parse_byte_quantity(args.memory);
+    if (!bytes) return fail_run(bytes.error().wrap("--memory"));
     config.resources.memory_bytes = *bytes;
   }
   for (const auto& kv : args.env) {

@@ -90,6 +90,9 @@ struct ExecOptions {
   std::string working_dir;           // empty = the container's
   std::string user;                  // empty = the container's; "name", "uid[:gid]"
   bool tty = false;
+  // 0 = none. Otherwise the backend kills the exec'd process once it has run this long and the
+  // call returns kDeadlineExceeded (health-check commands, Docker's HEALTHCHECK --timeout).
+  std::chrono::milliseconds timeout{0};
 };
 
 // Buffered exec result. exit_code 126 = cannot invoke, 127 = not found (Docker's conventions).

@@ -71,6 +71,30 @@ CREATE TABLE IF NOT EXISTS cron_state (
 );
 )sql";
 
+// Version 2: supervisor state per replica (docs/design.md §4, "Supervision"). A replica keeps its
+// row across restarts (its container is removed and recreated), so restart counts and the last
+// exit status survive; the `containers` row is the backend's and lives as long as the container.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE IF NOT EXISTS replicas (
+  deployment      TEXT NOT NULL,
+  service         TEXT NOT NULL,
+  replica         INTEGER NOT NULL,      -- 1-based
+  container_id    TEXT NOT NULL,         -- {service}-rep-{n}
+  backend         TEXT NOT NULL,         -- linux | wasm | docker
+  desired         TEXT NOT NULL,         -- running | stopped (written before any signal)
+  state           TEXT NOT NULL,         -- pending|creating|initializing|running|crash_loop_backoff|stopping|stopped|failed|isolated
+  health          TEXT NOT NULL,         -- unknown|starting|healthy|unhealthy
+  restart_count   INTEGER NOT NULL DEFAULT 0,
+  last_exit_code  INTEGER,
+  last_exit_signal INTEGER,
+  last_oom_killed INTEGER,
+  reason          TEXT,                  -- why the last state change happened
+  address         TEXT,                  -- the replica's IP when it has its own network
+  updated_at      INTEGER NOT NULL,
+  PRIMARY KEY (deployment, service, replica)
+);
+)sql";
+
 }  // namespace
 
 struct StateDb::Impl {
@@ -118,13 +142,15 @@ Result<StateDb> StateDb::open(const std::filesystem::path& path) {
                   "{} has schema version {}, newer than this zlayer-agent understands ({})",
                   path.string(), version, kSchemaVersion);
   }
-  if (version < 1) {
+  // Each step runs in its own transaction, so a crash leaves the previous version intact.
+  const std::string_view steps[] = {kSchemaV1, kSchemaV2};
+  for (std::int64_t next = version + 1; next <= kSchemaVersion; ++next) {
     ZLAYER_CHECK(db.transaction([&]() -> Status {
-      if (sqlite3_exec(db.impl_->db, std::string(kSchemaV1).c_str(), nullptr, nullptr, nullptr) !=
-          SQLITE_OK) {
-        return db.impl_->error("creating schema");
+      const std::string sql(steps[next - 1]);
+      if (sqlite3_exec(db.impl_->db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return db.impl_->error(fmt::format("migrating schema to version {}", next));
       }
-      ZLAYER_CHECK(db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion)));
+      ZLAYER_CHECK(db.exec(fmt::format("PRAGMA user_version={}", next)));
       return {};
     }));
   }

@@ -39,7 +39,7 @@ class StateDb {
   // Runs `body` inside BEGIN IMMEDIATE … COMMIT (ROLLBACK when body fails).
   Status transaction(const std::function<Status()>& body);
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   struct Impl;

@@ -454,7 +454,7 @@ Result<runtime::ExecResult> LinuxRuntime::exec(const ContainerId& id, const Exec
   process.no_new_privileges = proc.value("noNewPrivileges", true);
   process.capabilities =
       proc.value("/capabilities/effective"_json_pointer, std::vector<std::string>{});
-  ZLAYER_TRY(result, oci_.exec(id.str(), process));
+  ZLAYER_TRY(result, oci_.exec(id.str(), process, {}, options.timeout));
   return runtime::ExecResult{result.exit_code, std::move(result.stdout_text),
                              std::move(result.stderr_text)};
 }

@@ -178,6 +178,14 @@ TEST_P(LinuxRuntimeTest, ExecPidStatsAndRemoveWhileRunning) {
   auto missing = runtime_->exec(id, ExecOptions{.command = {"no-such-binary"}});
   ASSERT_TRUE(missing) << missing.error().message;
   EXPECT_EQ(missing->exit_code, 127);
+  // A command that outlives its timeout is killed inside the container too (health checks).
+  auto slow = runtime_->exec(id, ExecOptions{.command = {"sleep", "999"},
+                                             .timeout = std::chrono::milliseconds(300)});
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(slow.error().code, Errc::kDeadlineExceeded) << slow.error().message;
+  auto ps = runtime_->exec(id, ExecOptions{.command = {"ps", "-o", "args"}});
+  ASSERT_TRUE(ps) << ps.error().message;
+  EXPECT_EQ(ps->stdout_text.find("sleep 999"), std::string::npos) << ps->stdout_text;
 
   auto pid = runtime_->container_pid(id);
   ASSERT_TRUE(pid) << pid.error().message;

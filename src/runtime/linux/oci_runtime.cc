@@ -260,9 +260,31 @@ Result<ExecResult> OciRuntime::exec_impl(std::string_view id, const ExecProcess&
   ZLAYER_CHECK(make_dirs(exec_dir, 0700));
   fs::path process_file = exec_dir / fmt::format("{}-{}.json", id, random_suffix());
   ZLAYER_CHECK(atomic_write_file(process_file, process_json(process).dump(), 0600));
-  auto result = run({"exec", "--process", process_file.string(), std::string(id)}, options);
+  std::vector<std::string> args{"exec", "--process", process_file.string()};
+  fs::path pid_file;
+  if (options.timeout.count() > 0) {
+    // Killing the runtime on timeout would leave the exec'd process running inside the
+    // container; its host pid (from --pid-file) lets us kill that too.
+    pid_file = exec_dir / fmt::format("{}-{}.pid", id, random_suffix());
+    args.insert(args.end(), {"--pid-file", pid_file.string()});
+  }
+  args.emplace_back(id);
+  auto result = run(args, options);
   std::error_code ignored;
   fs::remove(process_file, ignored);
+  if (!pid_file.empty()) {
+    if (!result && result.error().code == Errc::kDeadlineExceeded) {
+      auto text = read_file(pid_file);
+      int pid = 0;
+      if (text) pid = std::atoi(text->c_str());
+      if (pid > 1) ::kill(pid, SIGKILL);
+      fs::remove(pid_file, ignored);
+      return errorf(Errc::kDeadlineExceeded,
+                    "exec in {}: {} still ran after {} ms and was killed", id, process.args[0],
+                    options.timeout.count());
+    }
+    fs::remove(pid_file, ignored);
+  }
   if (!result) return unexpected(result.error().wrap(fmt::format("exec in {}", id)));
 
   ExecResult exec;
@@ -298,8 +320,8 @@ Result<ExecResult> OciRuntime::exec_impl(std::string_view id, const ExecProcess&
 }
 
 Result<ExecResult> OciRuntime::exec(std::string_view id, const ExecProcess& process,
-                                    std::string input) const {
-  return exec_impl(id, process, {.input = std::move(input)});
+                                    std::string input, std::chrono::milliseconds timeout) const {
+  return exec_impl(id, process, {.input = std::move(input), .timeout = timeout});
 }
 
 Result<ExecResult> OciRuntime::exec_streaming(std::string_view id, const ExecProcess& process,

@@ -115,9 +115,12 @@ class OciRuntime {
   // process. A program that does not exist gives exit 127 and one that cannot be executed 126
   // (Docker's codes), with the runtime's reason in stderr; the container is unaffected.
   // Errors (the exec never ran): kNotFound (no such container), kFailedPrecondition (not
-  // running), kInternal.
+  // running), kInternal. With a `timeout` > 0, a process still running after it is killed
+  // (SIGKILL to its host pid, read from `exec --pid-file`, and to the runtime's own process):
+  // kDeadlineExceeded.
   [[nodiscard]] Result<ExecResult> exec(std::string_view id, const ExecProcess& process,
-                                        std::string input = {}) const;
+                                        std::string input = {},
+                                        std::chrono::milliseconds timeout = {}) const;
   // The same, delivering output through callbacks as it arrives; ExecResult has no output.
   [[nodiscard]] Result<ExecResult> exec_streaming(std::string_view id, const ExecProcess& process,
                                                   const ExecStreams& streams) const;
