@@ -6,6 +6,8 @@ namespace zlayer::cli {
 void register_commands(CLI::App& app, Commands& commands) {
   register_image_commands(app, commands);
   register_run_commands(app, commands);
+  register_deploy_commands(app, commands);
+  register_secret_commands(app, commands);
   register_version(app, commands);
 }
 

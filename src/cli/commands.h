@@ -20,7 +20,9 @@ void register_commands(CLI::App& app, Commands& commands);
 
 // One registration function per cmd_<verb>.cc.
 void register_version(CLI::App& app, Commands& commands);
-void register_image_commands(CLI::App& app, Commands& commands);  // pull, images, image …
-void register_run_commands(CLI::App& app, Commands& commands);    // run, ps
+void register_image_commands(CLI::App& app, Commands& commands);   // pull, images, image …
+void register_run_commands(CLI::App& app, Commands& commands);     // run, ps
+void register_deploy_commands(CLI::App& app, Commands& commands);  // deploy
+void register_secret_commands(CLI::App& app, Commands& commands);  // secret set|ls|rm
 
 }  // namespace zlayer::cli

@@ -70,8 +70,7 @@ int binary_shift(std::string_view unit, bool allow_byte_suffix) {
 
 Result<std::uint64_t> parse_byte_quantity(std::string_view text, ByteQuantityForm form) {
   auto invalid = [&] {
-    return errorf(Errc::kInvalidArgument, "\"{}\" is not a size like 64m, 512Mi or 1048576",
-                  text);
+    return errorf(Errc::kInvalidArgument, "\"{}\" is not a size like 64m, 512Mi or 1048576", text);
   };
   std::string_view number;
   std::string_view unit;

@@ -25,7 +25,7 @@ struct ByteQuantityForm {
 // Returns bytes. Errors: kInvalidArgument with a message naming `text` and the expected form
 // ("\"512MB\" is not a size like 64m, 512Mi or 1048576"), or when the value exceeds 2^63-1.
 [[nodiscard]] Result<std::uint64_t> parse_byte_quantity(std::string_view text,
-                                                       ByteQuantityForm form = {});
+                                                        ByteQuantityForm form = {});
 
 // Parses a CPU amount in cores: a positive decimal number ("2", "0.5") or Kubernetes millicores
 // ("500m" = 0.5). Errors: kInvalidArgument naming `text` when it is not one of these forms, is

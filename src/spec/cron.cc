@@ -22,7 +22,11 @@ constexpr std::array<FieldRule, 7> kFields{{
     {"minutes", 0, 59, {}, false},
     {"hours", 0, 23, {}, false},
     {"day of month", 1, 31, {}, true},
-    {"month", 1, 12, {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}, false},
+    {"month",
+     1,
+     12,
+     {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"},
+     false},
     {"day of week", 1, 7, {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}, true},
     {"year", 1970, 2099, {}, false},
 }};
@@ -53,8 +57,8 @@ Result<int> value_of(const std::string& text, const FieldRule& rule, std::size_t
                   rule.name, text);
   }
   if (value < rule.min || value > rule.max) {
-    return errorf(Errc::kInvalidArgument, "field {} ({}) value {} is out of range {}-{}",
-                  index + 1, rule.name, value, rule.min, rule.max);
+    return errorf(Errc::kInvalidArgument, "field {} ({}) value {} is out of range {}-{}", index + 1,
+                  rule.name, value, rule.min, rule.max);
   }
   return value;
 }
@@ -71,8 +75,9 @@ Status check_field(const std::string& field, const FieldRule& rule, std::size_t 
       int step = 0;
       auto [end, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), step);
       if (ec != std::errc() || end != parts[1].data() + parts[1].size() || step <= 0) {
-        return errorf(Errc::kInvalidArgument, "field {} ({}) has step \"{}\", not a positive number",
-                      index + 1, rule.name, parts[1]);
+        return errorf(Errc::kInvalidArgument,
+                      "field {} ({}) has step \"{}\", not a positive number", index + 1, rule.name,
+                      parts[1]);
       }
     }
     const std::string& base = parts[0];

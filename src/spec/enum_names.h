@@ -17,10 +17,9 @@ struct EnumNames;
 
 template <>
 struct EnumNames<ResourceType> {
-  static constexpr std::array kNames{
-      std::pair{ResourceType::kService, std::string_view("service")},
-      std::pair{ResourceType::kJob, std::string_view("job")},
-      std::pair{ResourceType::kCron, std::string_view("cron")}};
+  static constexpr std::array kNames{std::pair{ResourceType::kService, std::string_view("service")},
+                                     std::pair{ResourceType::kJob, std::string_view("job")},
+                                     std::pair{ResourceType::kCron, std::string_view("cron")}};
 };
 
 template <>
@@ -60,17 +59,15 @@ struct EnumNames<ExposeType> {
 
 template <>
 struct EnumNames<TransportProtocol> {
-  static constexpr std::array kNames{
-      std::pair{TransportProtocol::kTcp, std::string_view("tcp")},
-      std::pair{TransportProtocol::kUdp, std::string_view("udp")}};
+  static constexpr std::array kNames{std::pair{TransportProtocol::kTcp, std::string_view("tcp")},
+                                     std::pair{TransportProtocol::kUdp, std::string_view("udp")}};
 };
 
 template <>
 struct EnumNames<ScaleMode> {
-  static constexpr std::array kNames{
-      std::pair{ScaleMode::kAdaptive, std::string_view("adaptive")},
-      std::pair{ScaleMode::kFixed, std::string_view("fixed")},
-      std::pair{ScaleMode::kManual, std::string_view("manual")}};
+  static constexpr std::array kNames{std::pair{ScaleMode::kAdaptive, std::string_view("adaptive")},
+                                     std::pair{ScaleMode::kFixed, std::string_view("fixed")},
+                                     std::pair{ScaleMode::kManual, std::string_view("manual")}};
 };
 
 template <>
@@ -116,10 +113,9 @@ struct EnumNames<RestartPolicyKind> {
 
 template <>
 struct EnumNames<Isolation> {
-  static constexpr std::array kNames{
-      std::pair{Isolation::kAuto, std::string_view("auto")},
-      std::pair{Isolation::kProcess, std::string_view("process")},
-      std::pair{Isolation::kHyperv, std::string_view("hyperv")}};
+  static constexpr std::array kNames{std::pair{Isolation::kAuto, std::string_view("auto")},
+                                     std::pair{Isolation::kProcess, std::string_view("process")},
+                                     std::pair{Isolation::kHyperv, std::string_view("hyperv")}};
 };
 
 template <>
@@ -132,25 +128,22 @@ struct EnumNames<NodeMode> {
 
 template <>
 struct EnumNames<AffinityKind> {
-  static constexpr std::array kNames{
-      std::pair{AffinityKind::kSpread, std::string_view("spread")},
-      std::pair{AffinityKind::kPack, std::string_view("pack")},
-      std::pair{AffinityKind::kPin, std::string_view("pin")}};
+  static constexpr std::array kNames{std::pair{AffinityKind::kSpread, std::string_view("spread")},
+                                     std::pair{AffinityKind::kPack, std::string_view("pack")},
+                                     std::pair{AffinityKind::kPin, std::string_view("pin")}};
 };
 
 template <>
 struct EnumNames<PlatformOs> {
-  static constexpr std::array kNames{
-      std::pair{PlatformOs::kLinux, std::string_view("linux")},
-      std::pair{PlatformOs::kWindows, std::string_view("windows")},
-      std::pair{PlatformOs::kMacos, std::string_view("macos")}};
+  static constexpr std::array kNames{std::pair{PlatformOs::kLinux, std::string_view("linux")},
+                                     std::pair{PlatformOs::kWindows, std::string_view("windows")},
+                                     std::pair{PlatformOs::kMacos, std::string_view("macos")}};
 };
 
 template <>
 struct EnumNames<PlatformArch> {
-  static constexpr std::array kNames{
-      std::pair{PlatformArch::kAmd64, std::string_view("amd64")},
-      std::pair{PlatformArch::kArm64, std::string_view("arm64")}};
+  static constexpr std::array kNames{std::pair{PlatformArch::kAmd64, std::string_view("amd64")},
+                                     std::pair{PlatformArch::kArm64, std::string_view("arm64")}};
 };
 
 template <>
@@ -169,25 +162,22 @@ struct EnumNames<ServiceType> {
 
 template <>
 struct EnumNames<StorageTier> {
-  static constexpr std::array kNames{
-      std::pair{StorageTier::kLocal, std::string_view("local")},
-      std::pair{StorageTier::kCached, std::string_view("cached")},
-      std::pair{StorageTier::kNetwork, std::string_view("network")}};
+  static constexpr std::array kNames{std::pair{StorageTier::kLocal, std::string_view("local")},
+                                     std::pair{StorageTier::kCached, std::string_view("cached")},
+                                     std::pair{StorageTier::kNetwork, std::string_view("network")}};
 };
 
 template <>
 struct EnumNames<JoinMode> {
-  static constexpr std::array kNames{
-      std::pair{JoinMode::kOpen, std::string_view("open")},
-      std::pair{JoinMode::kToken, std::string_view("token")},
-      std::pair{JoinMode::kClosed, std::string_view("closed")}};
+  static constexpr std::array kNames{std::pair{JoinMode::kOpen, std::string_view("open")},
+                                     std::pair{JoinMode::kToken, std::string_view("token")},
+                                     std::pair{JoinMode::kClosed, std::string_view("closed")}};
 };
 
 template <>
 struct EnumNames<JoinScope> {
-  static constexpr std::array kNames{
-      std::pair{JoinScope::kService, std::string_view("service")},
-      std::pair{JoinScope::kGlobal, std::string_view("global")}};
+  static constexpr std::array kNames{std::pair{JoinScope::kService, std::string_view("service")},
+                                     std::pair{JoinScope::kGlobal, std::string_view("global")}};
 };
 
 template <>
@@ -208,9 +198,8 @@ struct EnumNames<LocalhostReachability> {
 
 template <>
 struct EnumNames<GpuMode> {
-  static constexpr std::array kNames{
-      std::pair{GpuMode::kNative, std::string_view("native")},
-      std::pair{GpuMode::kVm, std::string_view("vm")}};
+  static constexpr std::array kNames{std::pair{GpuMode::kNative, std::string_view("native")},
+                                     std::pair{GpuMode::kVm, std::string_view("vm")}};
 };
 
 template <>

@@ -1,8 +1,7 @@
 #include "spec/env.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 namespace zlayer::spec {
 namespace {
@@ -89,14 +88,14 @@ Result<ResolvedEnv> resolve_env(const std::map<std::string, std::string>& env,
       std::string name = value.substr(kEnvPrefix.size());
       auto found = name.empty() ? std::nullopt : getenv(name);
       if (!found) {
-        fail(key, fmt::format("environment variable \"{}\" referenced by {} is not set", name,
-                              value));
+        fail(key,
+             fmt::format("environment variable \"{}\" referenced by {} is not set", name, value));
         continue;
       }
       if (found->empty()) {
-        resolved.warnings.push_back(fmt::format(
-            "service {}: env {}: environment variable \"{}\" is set but empty", resolver.service,
-            key, name));
+        resolved.warnings.push_back(
+            fmt::format("service {}: env {}: environment variable \"{}\" is set but empty",
+                        resolver.service, key, name));
       }
       resolved.values[key] = *found;
     } else if (value.starts_with(kSecretPrefix)) {

@@ -21,7 +21,7 @@ namespace zlayer::spec {
 // A parsed `$S:` reference.
 struct SecretRef {
   std::string name;
-  std::string service;              // set for $S:@service/name
+  std::string service;               // set for $S:@service/name
   std::optional<std::string> field;  // $S:name/field: a JSON field of the secret's value
 
   // Parses the text after "$S:": name[/field], @service/name[/field], :env/name[/field] and

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "support/temp_dir.h"
 #include "spec/parse.h"
 #include "spec/secret_store.h"
 #include "spec/to_container_config.h"
+#include "support/temp_dir.h"
 
 namespace zlayer::spec {
 namespace {
@@ -75,7 +75,8 @@ TEST(ResolveEnv, EnvSecretsAndRedaction) {
   SecretStore store(root.path());
   ASSERT_TRUE(store.set(SecretScope{"demo", {}}, "api-key", "sekrit"));
   ASSERT_TRUE(store.set(SecretScope{}, "shared", "global-value"));
-  ASSERT_TRUE(store.set(SecretScope{"demo", "web"}, "db", R"({"user":"app","port":5432,"n":null})"));
+  ASSERT_TRUE(
+      store.set(SecretScope{"demo", "web"}, "db", R"({"user":"app","port":5432,"n":null})"));
   EnvResolver resolver{"demo", "web", &store, fake_env};
   auto env = resolve_env({{"URL", "$E:DATABASE_URL"},
                           {"KEY", "$S:api-key"},
@@ -96,7 +97,8 @@ TEST(ResolveEnv, EnvSecretsAndRedaction) {
   EXPECT_EQ(env->values.at("LITERAL"), "x$E:DATABASE_URL");
   EXPECT_EQ(env->secret_keys, (std::set<std::string>{"KEY", "NUL", "PORT", "SHARED", "USER"}));
   ASSERT_EQ(env->warnings.size(), 1u);
-  EXPECT_EQ(env->warnings[0], "service web: env BLANK: environment variable \"EMPTY\" is set but empty");
+  EXPECT_EQ(env->warnings[0],
+            "service web: env BLANK: environment variable \"EMPTY\" is set but empty");
   for (const auto& line : env->redacted()) {
     EXPECT_EQ(line.find("sekrit"), std::string::npos);
     EXPECT_NE(line, "USER=app");
@@ -110,11 +112,9 @@ TEST(ResolveEnv, EveryFailureNamed) {
   SecretStore store(root.path());
   ASSERT_TRUE(store.set(SecretScope{"demo", {}}, "plain", "not json"));
   EnvResolver resolver{"demo", "api", &store, fake_env};
-  auto env = resolve_env({{"A", "$E:MISSING_VAR"},
-                          {"B", "$S:nope"},
-                          {"C", "$S:plain/field"},
-                          {"D", "$S:@other/x"}},
-                         resolver);
+  auto env = resolve_env(
+      {{"A", "$E:MISSING_VAR"}, {"B", "$S:nope"}, {"C", "$S:plain/field"}, {"D", "$S:@other/x"}},
+      resolver);
   ASSERT_FALSE(env);
   EXPECT_EQ(env.error().message,
             "service api: env A: environment variable \"MISSING_VAR\" referenced by "
@@ -201,7 +201,8 @@ services:
 
   ServiceSpec host = web;
   host.network_mode = NetworkMode{NetworkModeKind::kHost, {}};
-  auto host_config = to_container_config(ContainerConfigInput{"demo", "web", &host, nullptr, &*env, {}});
+  auto host_config =
+      to_container_config(ContainerConfigInput{"demo", "web", &host, nullptr, &*env, {}});
   ASSERT_TRUE(host_config);
   EXPECT_EQ(host_config->network.mode, runtime::NetworkMode::kHost);
   EXPECT_TRUE(host_config->dns.servers.empty());

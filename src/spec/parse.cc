@@ -2,6 +2,8 @@
 // walked by two visitors: FieldReader (YAML → struct, collecting every problem with its path) and
 // FieldWriter (struct → YAML, leaving out fields equal to their default). Shapes that are not a
 // plain map of fields (tagged unions, string-or-map forms) have their own read/write pair.
+#include "spec/parse.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <type_traits>
 
@@ -16,7 +19,6 @@
 #include "core/quantity.h"
 #include "core/time_format.h"
 #include "spec/enum_names.h"
-#include "spec/parse.h"
 #include "spec/validate_internal.h"
 
 namespace zlayer::spec {
@@ -44,7 +46,9 @@ struct IsMap : std::false_type {};
 template <class T>
 struct IsMap<std::map<std::string, T>> : std::true_type {};
 template <class E>
-concept SpecEnum = std::is_enum_v<E> && requires { EnumNames<E>::kNames; };
+concept SpecEnum = std::is_enum_v<E> && requires {
+  EnumNames<E>::kNames;
+};
 
 // ---- reading ----
 
@@ -55,6 +59,19 @@ struct Context {
   // Paths whose value could not be read: value rules and cross-field checks say nothing
   // under them (the reader's error already does), so one mistake gives one message.
   std::vector<std::string> broken;
+  // Line of every value read, by path, so later checks can point into the file too.
+  std::map<std::string, int> lines;
+
+  // The line of `path`, or of its nearest ancestor that has one; 0 if none.
+  [[nodiscard]] int line_for(std::string path) const {
+    while (!path.empty()) {
+      if (auto it = lines.find(path); it != lines.end()) return it->second;
+      auto cut = path.find_last_of(".[");
+      if (cut == std::string::npos) break;
+      path.resize(cut);
+    }
+    return 0;
+  }
 
   void error(const YAML::Node& node, std::string path, std::string message) {
     broken.push_back(path);
@@ -66,8 +83,9 @@ struct Context {
   }
   [[nodiscard]] bool under_broken(const std::string& path) const {
     return std::any_of(broken.begin(), broken.end(), [&](const std::string& b) {
-      return path == b || (path.size() > b.size() && path.starts_with(b) &&
-                           (path[b.size()] == '.' || path[b.size()] == '[')) ||
+      return path == b ||
+             (path.size() > b.size() && path.starts_with(b) &&
+              (path[b.size()] == '.' || path[b.size()] == '[')) ||
              b.empty();
     });
   }
@@ -94,7 +112,9 @@ std::string describe(const YAML::Node& node) {
   }
 }
 
-bool is_null_text(std::string_view s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+bool is_null_text(std::string_view s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
 
 std::optional<bool> bool_from(std::string_view s) {
   if (s == "true" || s == "True" || s == "TRUE") return true;
@@ -149,8 +169,9 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p, Affinity&
 void read_value(Context& c, const YAML::Node& n, const std::string& p, StreamHealthCheck& out);
 
 template <class T>
-  requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-void read_value(Context& c, const YAML::Node& n, const std::string& p, T& out) {
+requires std::is_integral_v<T> &&
+    (!std::is_same_v<T, bool>)void read_value(Context& c, const YAML::Node& n, const std::string& p,
+                                              T& out) {
   auto value = n.IsScalar() ? int_from(n.Scalar()) : std::nullopt;
   using Limits = std::numeric_limits<T>;
   if (!value) {
@@ -161,9 +182,10 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p, T& out) {
     if (std::is_same_v<T, std::uint16_t>) {
       c.error(n, p, fmt::format("{} is out of range (0-65535)", *value));
     } else {
-      c.error(n, p, fmt::format("{} is out of range ({} to {})", *value,
-                                static_cast<long long>(Limits::min()),
-                                static_cast<unsigned long long>(Limits::max())));
+      c.error(n, p,
+              fmt::format("{} is out of range ({} to {})", *value,
+                          static_cast<long long>(Limits::min()),
+                          static_cast<unsigned long long>(Limits::max())));
     }
   } else {
     out = static_cast<T>(*value);
@@ -185,11 +207,14 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p, std::opti
 template <class T>
 void read_value(Context& c, const YAML::Node& n, const std::string& p, std::vector<T>& out);
 template <class T>
-void read_value(Context& c, const YAML::Node& n, const std::string& p, std::map<std::string, T>& out);
+void read_value(Context& c, const YAML::Node& n, const std::string& p,
+                std::map<std::string, T>& out);
 
 class FieldReader;
 template <class S>
-concept HasFields = requires(FieldReader& r, S& s) { fields(r, s); };
+concept HasFields = requires(FieldReader& r, S& s) {
+  fields(r, s);
+};
 template <HasFields S>
 void read_value(Context& c, const YAML::Node& n, const std::string& p, S& out);
 
@@ -223,6 +248,7 @@ class FieldReader {
       }
       return;
     }
+    c_.lines[child(used)] = Context::line_of(value);
     read_value(c_, value, child(used), out);
   }
 
@@ -264,8 +290,8 @@ class FieldReader {
         row[0] = i;
         for (std::size_t j = 1; j <= candidate.size(); ++j) {
           std::size_t above = row[j];
-          row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                             diagonal + (key[i - 1] == candidate[j - 1] ? 0 : 1)});
+          row[j] = std::min(
+              {row[j] + 1, row[j - 1] + 1, diagonal + (key[i - 1] == candidate[j - 1] ? 0 : 1)});
           diagonal = above;
         }
       }
@@ -311,7 +337,9 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p, std::vect
   out.clear();
   for (std::size_t i = 0; i < n.size(); ++i) {
     T value{};
-    read_value(c, n[i], fmt::format("{}[{}]", p, i), value);
+    std::string path = fmt::format("{}[{}]", p, i);
+    c.lines[path] = Context::line_of(n[i]);
+    read_value(c, n[i], path, value);
     out.push_back(std::move(value));
   }
 }
@@ -327,7 +355,9 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p,
   for (const auto& entry : n) {
     std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
     T value{};
-    read_value(c, entry.second, fmt::format("{}.{}", p, key), value);
+    std::string path = fmt::format("{}.{}", p, key);
+    c.lines[path] = Context::line_of(entry.first);
+    read_value(c, entry.second, path, value);
     out.emplace(key, std::move(value));
   }
 }
@@ -366,8 +396,7 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p, Duration&
   }
   auto value = parse_duration(n.Scalar());
   if (!value) {
-    c.error(n, p,
-            fmt::format("\"{}\" is not a duration like 30s, 1m30s or 500ms", n.Scalar()));
+    c.error(n, p, fmt::format("\"{}\" is not a duration like 30s, 1m30s or 500ms", n.Scalar()));
     return;
   }
   if (value->count() < 0) {
@@ -439,8 +468,7 @@ void write_value(Out& out, const Affinity& v);
 void write_value(Out& out, const StreamHealthCheck& v);
 
 template <class T>
-  requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-void write_value(Out& out, T v) {
+requires std::is_integral_v<T> &&(!std::is_same_v<T, bool>)void write_value(Out& out, T v) {
   out << static_cast<long long>(v);
 }
 template <SpecEnum E>
@@ -508,7 +536,9 @@ class FieldWriter {
 };
 
 template <class S>
-concept WritableFields = requires(FieldWriter& w, S& s) { fields(w, s); };
+concept WritableFields = requires(FieldWriter& w, S& s) {
+  fields(w, s);
+};
 
 template <WritableFields S>
 void write_value(Out& out, const S& value) {
@@ -969,7 +999,6 @@ void fields(V& v, CommandCheck& s) {
   v("command", s.command, kRequired);
 }
 
-
 // Reads the tag key of an internally tagged map; returns the enum or nullopt (error reported).
 template <class E>
 std::optional<E> read_tag(Context& c, FieldReader& reader, const char* key) {
@@ -1013,8 +1042,7 @@ void write_value(Out& out, const ScaleSpec& v) {
   ScaleSpec fallback;
   out << YAML::BeginMap << YAML::Key << "mode" << YAML::Value << std::string(enum_name(v.mode));
   if (v.mode == ScaleMode::kAdaptive) {
-    out << YAML::Key << "min" << YAML::Value << v.min << YAML::Key << "max" << YAML::Value
-        << v.max;
+    out << YAML::Key << "min" << YAML::Value << v.min << YAML::Key << "max" << YAML::Value << v.max;
     if (v.cooldown != fallback.cooldown) {
       out << YAML::Key << "cooldown" << YAML::Value;
       write_value(out, v.cooldown);
@@ -1031,7 +1059,6 @@ void write_value(Out& out, const ScaleSpec& v) {
 
 enum class CheckType { kTcp, kHttp, kCommand };
 enum class StorageType { kBind, kNamed, kAnonymous, kTmpfs, kS3 };
-
 
 template <>
 struct EnumNames<CheckType> {
@@ -1055,7 +1082,6 @@ struct EnumNames<StreamHealthCheck::Type> {
       std::pair{StreamHealthCheck::Type::kUdpProbe, std::string_view("udp_probe")}};
 };
 
-
 // Writes `tag: name` and then the fields of `value` into one map.
 template <class S>
 void write_tagged(Out& out, const char* tag_key, std::string_view tag, const S& value) {
@@ -1075,7 +1101,6 @@ void read_alternative(FieldReader& reader, Variant& out) {
   reader.finish();
   out = std::move(value);
 }
-
 
 void read_value(Context& c, const YAML::Node& n, const std::string& p, HealthCheck& out) {
   FieldReader reader(c, n, p);
@@ -1160,7 +1185,6 @@ void write_value(Out& out, const StreamHealthCheck& v) {
   out << YAML::EndMap;
 }
 
-
 template <class E>
 void read_action(Context& c, FieldReader& reader, const char* key, E& out) {
   YAML::Node node = reader.take(key);
@@ -1169,7 +1193,6 @@ void read_action(Context& c, FieldReader& reader, const char* key, E& out) {
   inner("action", out, kRequired);
   inner.finish();
 }
-
 
 void read_value(Context& c, const YAML::Node& n, const std::string& p, ErrorsSpec& out) {
   FieldReader reader(c, n, p);
@@ -1182,8 +1205,8 @@ void write_value(Out& out, const ErrorsSpec& v) {
   ErrorsSpec fallback;
   out << YAML::BeginMap;
   if (v.on_init_failure != fallback.on_init_failure) {
-    out << YAML::Key << "on_init_failure" << YAML::Value << YAML::BeginMap << YAML::Key
-        << "action" << YAML::Value << std::string(enum_name(v.on_init_failure)) << YAML::EndMap;
+    out << YAML::Key << "on_init_failure" << YAML::Value << YAML::BeginMap << YAML::Key << "action"
+        << YAML::Value << std::string(enum_name(v.on_init_failure)) << YAML::EndMap;
   }
   if (v.on_panic != fallback.on_panic) {
     out << YAML::Key << "on_panic" << YAML::Value << YAML::BeginMap << YAML::Key << "action"
@@ -1296,10 +1319,10 @@ SpecReport check_spec(std::string_view yaml) {
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    report.errors.push_back(Diagnostic{
-        "", fmt::format("invalid YAML at line {}, column {}: {}", e.mark.line + 1,
-                        e.mark.column + 1, e.msg),
-        e.mark.line + 1});
+    report.errors.push_back(Diagnostic{"",
+                                       fmt::format("invalid YAML at line {}, column {}: {}",
+                                                   e.mark.line + 1, e.mark.column + 1, e.msg),
+                                       e.mark.line + 1});
     return report;
   }
   detail::Context context;
@@ -1317,9 +1340,14 @@ SpecReport check_spec(std::string_view yaml) {
     detail::check_values(spec, later, warnings);
     for (auto& problem : validate_spec(spec)) later.push_back(std::move(problem));
     for (auto& problem : later) {
-      if (!context.under_broken(problem.path)) context.errors.push_back(std::move(problem));
+      if (context.under_broken(problem.path)) continue;
+      problem.line = context.line_for(problem.path);
+      context.errors.push_back(std::move(problem));
     }
-    for (auto& warning : warnings) context.warnings.push_back(std::move(warning));
+    for (auto& warning : warnings) {
+      warning.line = context.line_for(warning.path);
+      context.warnings.push_back(std::move(warning));
+    }
   }
   report.errors = std::move(context.errors);
   report.warnings = std::move(context.warnings);

@@ -118,7 +118,8 @@ TEST(SpecParse, ClusterFieldsWarnOncePerField) {
   auto report = check_spec(read_text(kTestData / "valid/everything.yaml"));
   ASSERT_TRUE(report.ok()) << joined(report.errors);
   std::string warnings = joined(report.warnings);
-  EXPECT_NE(warnings.find("services.web.node_selector: only meaningful in a cluster"), std::string::npos)
+  EXPECT_NE(warnings.find("services.web.node_selector: only meaningful in a cluster"),
+            std::string::npos)
       << warnings;
   EXPECT_NE(warnings.find("services.web.resources.gpu: GPUs are not supported"), std::string::npos);
   EXPECT_NE(warnings.find("services.web.isolation: Windows only"), std::string::npos);

@@ -1,11 +1,12 @@
 #include "spec/secret_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <regex>
 #include <system_error>
 #include <tuple>
-#include <unistd.h>
 
 #include "core/container_id.h"
 #include "core/fs.h"
@@ -56,8 +57,7 @@ Status SecretStore::validate_name(std::string_view name) {
   static const std::regex kName(R"(^[A-Za-z][A-Za-z0-9_-]*$)");
   if (name.size() > 253 || !std::regex_match(name.begin(), name.end(), kName)) {
     return errorf(Errc::kInvalidArgument,
-                  "\"{}\" is not a secret name (a letter, then letters, digits, '-' or '_')",
-                  name);
+                  "\"{}\" is not a secret name (a letter, then letters, digits, '-' or '_')", name);
   }
   return {};
 }
@@ -85,8 +85,9 @@ Status SecretStore::set(const SecretScope& scope, std::string_view name, std::st
   std::error_code ec;
   std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);
-  return atomic_write_file(dir / std::string(name), value, 0600)
-      .map_error([&](Error e) { return e.wrap(fmt::format("storing secret \"{}\"", name)); });
+  return atomic_write_file(dir / std::string(name), value, 0600).map_error([&](Error e) {
+    return e.wrap(fmt::format("storing secret \"{}\"", name));
+  });
 }
 
 Result<std::string> SecretStore::get(const SecretScope& scope, std::string_view name) const {

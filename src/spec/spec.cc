@@ -1,8 +1,9 @@
+#include "spec/spec.h"
+
 #include <algorithm>
 #include <numeric>
 
 #include "spec/enum_names.h"
-#include "spec/spec.h"
 
 namespace zlayer::spec {
 

@@ -21,8 +21,13 @@ using Duration = std::chrono::nanoseconds;
 
 // ---- enums (YAML spellings in comments; to_string() gives them back) ----
 
-enum class ResourceType { kService, kJob, kCron };                 // service | job | cron
-enum class PullPolicy { kAlways, kNewer, kIfNotPresent, kNever };  // always | newer | if_not_present | never
+enum class ResourceType { kService, kJob, kCron };  // service | job | cron
+enum class PullPolicy {
+  kAlways,
+  kNewer,
+  kIfNotPresent,
+  kNever
+};  // always | newer | if_not_present | never
 enum class SourcePolicy { kLocalFirst, kS3First, kRemoteOnly, kLocalOnly };  // local_first | …
 enum class EndpointProtocol { kHttp, kHttps, kTcp, kUdp, kWebsocket };
 enum class ExposeType { kPublic, kInternal };  // public | internal
@@ -32,7 +37,12 @@ enum class DependencyCondition { kStarted, kHealthy, kReady };
 enum class TimeoutAction { kFail, kWarn, kContinue };  // depends.on_timeout, init step on_failure
 enum class InitFailureAction { kFail, kRestart, kBackoff };
 enum class PanicAction { kRestart, kShutdown, kIsolate };
-enum class RestartPolicyKind { kNo, kAlways, kUnlessStopped, kOnFailure };  // no | always | unless_stopped | on_failure
+enum class RestartPolicyKind {
+  kNo,
+  kAlways,
+  kUnlessStopped,
+  kOnFailure
+};                                                  // no | always | unless_stopped | on_failure
 enum class Isolation { kAuto, kProcess, kHyperv };  // Windows only
 enum class NodeMode { kShared, kDedicated, kExclusive };
 enum class AffinityKind { kSpread, kPack, kPin };
@@ -121,8 +131,9 @@ struct GpuSpec {
 
 // `resources`. Sizes stay as written ("512Mi"); core/quantity.h turns them into bytes.
 struct ResourcesSpec {
-  std::optional<double> cpu;          // cores, > 0
-  std::optional<std::string> memory;  // <positive int><Ki|Mi|Gi|Ti> upstream; we also take 512m, 1g, bytes
+  std::optional<double> cpu;  // cores, > 0
+  std::optional<std::string>
+      memory;  // <positive int><Ki|Mi|Gi|Ti> upstream; we also take 512m, 1g, bytes
   std::optional<GpuSpec> gpu;
   std::optional<std::int64_t> pids_limit;
   std::optional<std::string> cpuset;  // "0-1,3"
@@ -172,8 +183,8 @@ struct NetworkSpec {
 
 struct StreamHealthCheck {
   enum class Type { kTcpConnect, kUdpProbe } type = Type::kTcpConnect;  // tcp_connect | udp_probe
-  std::string request;                // udp_probe only
-  std::optional<std::string> expect;  // udp_probe only
+  std::string request;                                                  // udp_probe only
+  std::optional<std::string> expect;                                    // udp_probe only
   bool operator==(const StreamHealthCheck&) const = default;
 };
 struct StreamEndpointConfig {
@@ -203,7 +214,7 @@ struct EndpointTunnelConfig {
 struct EndpointSpec {
   std::string name;  // unique within the service
   EndpointProtocol protocol = EndpointProtocol::kHttp;
-  std::uint16_t port = 0;                  // 1–65535: where the agent publishes it on the host
+  std::uint16_t port = 0;                    // 1–65535: where the agent publishes it on the host
   std::optional<std::uint16_t> target_port;  // the replicas' port; unset = port
   std::optional<std::string> path;
   std::optional<std::string> host;  // e.g. "*.example.com"
@@ -281,7 +292,8 @@ struct CommandCheck {
   std::string command;  // run with `sh -c` inside the container
   bool operator==(const CommandCheck&) const = default;
 };
-using HealthCheck = std::variant<TcpCheck, HttpCheck, CommandCheck>;  // tag `type`: tcp|http|command
+using HealthCheck =
+    std::variant<TcpCheck, HttpCheck, CommandCheck>;  // tag `type`: tcp|http|command
 
 struct HealthSpec {
   std::optional<Duration> start_grace = std::chrono::seconds(5);
@@ -308,7 +320,7 @@ struct InitSpec {
 
 struct ErrorsSpec {
   InitFailureAction on_init_failure = InitFailureAction::kFail;  // YAML {on_init_failure: {action}}
-  PanicAction on_panic = PanicAction::kRestart;                 // YAML {on_panic: {action}}
+  PanicAction on_panic = PanicAction::kRestart;                  // YAML {on_panic: {action}}
   bool operator==(const ErrorsSpec&) const = default;
 };
 
@@ -348,7 +360,7 @@ struct AnonymousStorage {
 };
 struct TmpfsStorage {
   std::string target;
-  std::optional<std::string> size;   // "64Mi"
+  std::optional<std::string> size;    // "64Mi"
   std::optional<std::uint32_t> mode;  // permission bits (YAML: an integer, e.g. 0o1777 or 1023)
   bool operator==(const TmpfsStorage&) const = default;
 };
@@ -362,8 +374,8 @@ struct S3Storage {
   std::optional<std::string> credentials;
   bool operator==(const S3Storage&) const = default;
 };
-using StorageSpec =
-    std::variant<BindStorage, NamedStorage, AnonymousStorage, TmpfsStorage, S3Storage>;  // tag `type`
+using StorageSpec = std::variant<BindStorage, NamedStorage, AnonymousStorage, TmpfsStorage,
+                                 S3Storage>;  // tag `type`
 
 struct PortMapping {
   std::optional<std::uint16_t> host_port;  // unset or 0 = ephemeral
@@ -538,8 +550,9 @@ struct ServiceSpec {
   // Replicas to start at deploy: the sum of replica_groups' counts when present, else
   // scale.initial_replicas(). Jobs and cron services start none at deploy time (0).
   [[nodiscard]] std::uint32_t initial_replicas() const;
-  [[nodiscard]] bool is_wasm_type() const { return service_type != ServiceType::kStandard &&
-                                                   service_type != ServiceType::kJob; }
+  [[nodiscard]] bool is_wasm_type() const {
+    return service_type != ServiceType::kStandard && service_type != ServiceType::kJob;
+  }
   bool operator==(const ServiceSpec&) const = default;
 };
 
@@ -573,7 +586,7 @@ struct ApiSpec {
 
 struct DeploymentSpec {
   std::string version = "v1";
-  std::string deployment;  // 3–63 chars, ASCII alnum and '-', first alnum
+  std::string deployment;                       // 3–63 chars, ASCII alnum and '-', first alnum
   std::map<std::string, ServiceSpec> services;  // by service name (the YAML key)
   std::map<std::string, ExternalSpec> externals;
   std::map<std::string, TunnelDefinition> tunnels;

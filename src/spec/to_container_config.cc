@@ -93,7 +93,8 @@ Result<runtime::ContainerConfig> to_container_config(const ContainerConfigInput&
     // S3 storage: a cluster feature, warned about at validation and not mounted here.
   }
   for (const auto& device : s.devices) {
-    c.devices.push_back(runtime::DeviceMapping{device.path, device.read, device.write, device.mknod});
+    c.devices.push_back(
+        runtime::DeviceMapping{device.path, device.read, device.write, device.mknod});
   }
 
   switch (s.network_mode.kind) {

@@ -12,8 +12,8 @@
 namespace zlayer::spec {
 
 struct ContainerConfigInput {
-  std::string deployment;          // recorded as the annotation "com.zlayer.deployment"
-  std::string service;             // recorded as the annotation "com.zlayer.service"
+  std::string deployment;  // recorded as the annotation "com.zlayer.deployment"
+  std::string service;     // recorded as the annotation "com.zlayer.service"
   const ServiceSpec* spec = nullptr;
   const ReplicaGroup* group = nullptr;  // its image/command/resources override the service's
   const ResolvedEnv* env = nullptr;     // resolve_env(merged_env(spec, group), …)

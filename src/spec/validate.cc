@@ -49,12 +49,14 @@ class Checker {
   }
 
   void resources(const std::string& p, const ResourcesSpec& r) {
-    if (r.cpu && !(*r.cpu > 0)) error(p + ".cpu", fmt::format("{} is not a CPU amount > 0", *r.cpu));
+    if (r.cpu && !(*r.cpu > 0))
+      error(p + ".cpu", fmt::format("{} is not a CPU amount > 0", *r.cpu));
     quantity(p + ".memory", r.memory);
     quantity(p + ".memory_reservation", r.memory_reservation);
     if (r.memory_swap && *r.memory_swap != "-1") quantity(p + ".memory_swap", r.memory_swap);
     if (r.memory_swappiness && *r.memory_swappiness > 100) {
-      error(p + ".memory_swappiness", fmt::format("{} is out of range 0-100", *r.memory_swappiness));
+      error(p + ".memory_swappiness",
+            fmt::format("{} is out of range 0-100", *r.memory_swappiness));
     }
     if (r.blkio_weight && (*r.blkio_weight < 10 || *r.blkio_weight > 1000)) {
       error(p + ".blkio_weight", fmt::format("{} is out of range 10-1000", *r.blkio_weight));
@@ -140,8 +142,9 @@ class Checker {
   void service(const std::string& name, const ServiceSpec& s) {
     std::string p = "services." + name;
     if (!ContainerId::validate_service_name(name)) {
-      error(p, "a service name must be a DNS label: lower-case letters, digits and '-', 1-63 "
-               "characters, starting and ending with a letter or digit");
+      error(p,
+            "a service name must be a DNS label: lower-case letters, digits and '-', 1-63 "
+            "characters, starting and ending with a letter or digit");
     }
     if (s.rtype == ResourceType::kCron) {
       if (!s.schedule) {
@@ -151,8 +154,8 @@ class Checker {
               fmt::format("\"{}\" is not a cron schedule: {}", *s.schedule, ok.error().message));
       }
     } else if (s.schedule) {
-      error(p + ".schedule", fmt::format("only allowed with rtype cron (rtype is {})",
-                                         to_string(s.rtype)));
+      error(p + ".schedule",
+            fmt::format("only allowed with rtype cron (rtype is {})", to_string(s.rtype)));
     }
     image(p + ".image", s.image);
     resources(p + ".resources", s.resources);
@@ -219,9 +222,11 @@ class Checker {
     for (std::size_t i = 0; i < s.devices.size(); ++i) {
       container_path(fmt::format("{}.devices[{}].path", p, i), s.devices[i].path);
     }
-    for (std::size_t i = 0; i < s.storage.size(); ++i) storage(fmt::format("{}.storage[{}]", p, i), s.storage[i]);
+    for (std::size_t i = 0; i < s.storage.size(); ++i)
+      storage(fmt::format("{}.storage[{}]", p, i), s.storage[i]);
     for (std::size_t i = 0; i < s.port_mappings.size(); ++i) {
-      port(fmt::format("{}.port_mappings[{}].container_port", p, i), s.port_mappings[i].container_port);
+      port(fmt::format("{}.port_mappings[{}].container_port", p, i),
+           s.port_mappings[i].container_port);
     }
     if (s.node_mode != NodeMode::kShared) cluster_only(p + ".node_mode");
     if (s.node_selector) cluster_only(p + ".node_selector");
@@ -240,17 +245,20 @@ class Checker {
       }
     }
     if (s.restart_policy) {
-      if (s.restart_policy->max_attempts && s.restart_policy->kind != RestartPolicyKind::kOnFailure) {
+      if (s.restart_policy->max_attempts &&
+          s.restart_policy->kind != RestartPolicyKind::kOnFailure) {
         error(p + ".restart_policy.max_attempts", "only allowed with kind on_failure");
       }
     }
     for (const auto& [limit, value] : s.ulimits) {
-      if (value.soft && value.hard && *value.hard >= 0 && (*value.soft < 0 || *value.soft > *value.hard)) {
+      if (value.soft && value.hard && *value.hard >= 0 &&
+          (*value.soft < 0 || *value.soft > *value.hard)) {
         error(p + ".ulimits." + limit,
               fmt::format("soft {} is above hard {}", *value.soft, *value.hard));
       }
     }
-    if (s.cgroup_parent && !s.cgroup_parent->empty() && s.cgroup_parent->find("..") != std::string::npos) {
+    if (s.cgroup_parent && !s.cgroup_parent->empty() &&
+        s.cgroup_parent->find("..") != std::string::npos) {
       error(p + ".cgroup_parent", "must not contain \"..\"");
     }
     if (s.overlay) cluster_only(p + ".overlay");
@@ -268,7 +276,9 @@ class Checker {
             }
           } else if constexpr (std::is_same_v<T, NamedStorage>) {
             if (!std::regex_match(s.name, kVolume)) {
-              error(p + ".name", fmt::format("\"{}\" is not a volume name ([A-Za-z0-9][A-Za-z0-9_.-]*)", s.name));
+              error(
+                  p + ".name",
+                  fmt::format("\"{}\" is not a volume name ([A-Za-z0-9][A-Za-z0-9_.-]*)", s.name));
             }
             quantity(p + ".size", s.size);
             if (s.tier != StorageTier::kLocal) cluster_only(p + ".tier");
@@ -276,7 +286,9 @@ class Checker {
             if (s.tier != StorageTier::kLocal) cluster_only(p + ".tier");
           } else if constexpr (std::is_same_v<T, TmpfsStorage>) {
             quantity(p + ".size", s.size);
-            if (s.mode && *s.mode > 07777) error(p + ".mode", fmt::format("{:o} is not a permission mode (at most 7777 octal)", *s.mode));
+            if (s.mode && *s.mode > 07777)
+              error(p + ".mode",
+                    fmt::format("{:o} is not a permission mode (at most 7777 octal)", *s.mode));
           } else {
             cluster_only(p);
           }
@@ -288,7 +300,8 @@ class Checker {
     const WasmConfig& w = *s.wasm;
     // Our extension: `wasm` on a standard service whose image is a WASM artifact.
     if (s.service_type == ServiceType::kJob) {
-      error(p + ".wasm", "only allowed for wasm_* service types and standard services (WASM images)");
+      error(p + ".wasm",
+            "only allowed for wasm_* service types and standard services (WASM images)");
     }
     quantity(p + ".wasm.max_memory", w.max_memory);
     if (w.min_instances > w.max_instances) {
@@ -309,7 +322,8 @@ class Checker {
     if (!w.capabilities || s.service_type == ServiceType::kStandard) return;
     const WasmCapabilities& c = *w.capabilities;
     WasmCapabilities allowed = default_wasm_capabilities(s.service_type);
-    auto check = [&](const char* name, const std::optional<bool>& asked, const std::optional<bool>& may) {
+    auto check = [&](const char* name, const std::optional<bool>& asked,
+                     const std::optional<bool>& may) {
       if (asked.value_or(false) && !may.value_or(false)) {
         error(p + ".wasm.capabilities." + name,
               fmt::format("not available to service type {} (capabilities may only be restricted)",
@@ -333,8 +347,9 @@ class Checker {
 };
 
 // Finds one dependency cycle reachable from `start` (names, first repeated at the end).
-bool find_cycle(const DeploymentSpec& spec, const std::string& name, std::vector<std::string>& stack,
-                std::set<std::string>& done, std::vector<std::string>& cycle) {
+bool find_cycle(const DeploymentSpec& spec, const std::string& name,
+                std::vector<std::string>& stack, std::set<std::string>& done,
+                std::vector<std::string>& cycle) {
   if (auto it = std::find(stack.begin(), stack.end(), name); it != stack.end()) {
     cycle.assign(it, stack.end());
     cycle.push_back(name);
@@ -466,7 +481,8 @@ std::vector<Diagnostic> validate_spec(const DeploymentSpec& spec) {
     cycle.push_back(cycle.front());
     std::string text = join_cycle(cycle);
     if (!reported.insert(text).second) continue;
-    add(fmt::format("services.{}.depends", cycle.front()), fmt::format("dependency cycle {}", text));
+    add(fmt::format("services.{}.depends", cycle.front()),
+        fmt::format("dependency cycle {}", text));
   }
   // Host ports: one endpoint per port and transport across the deployment (the agent publishes
   // every endpoint on the host).
@@ -477,8 +493,8 @@ std::vector<Diagnostic> validate_spec(const DeploymentSpec& spec) {
       if (endpoint.port == 0) continue;
       bool udp = endpoint.protocol == EndpointProtocol::kUdp;
       std::string here = fmt::format("services.{}.endpoints[{}]", name, i);
-      auto [it, inserted] =
-          ports.emplace(std::pair{endpoint.port, udp}, fmt::format("{} (\"{}\")", here, endpoint.name));
+      auto [it, inserted] = ports.emplace(std::pair{endpoint.port, udp},
+                                          fmt::format("{} (\"{}\")", here, endpoint.name));
       if (!inserted) {
         add(here + ".port", fmt::format("port {}/{} is already published by {}", endpoint.port,
                                         udp ? "udp" : "tcp", it->second));
@@ -491,7 +507,8 @@ std::vector<Diagnostic> validate_spec(const DeploymentSpec& spec) {
 Result<std::vector<std::string>> start_order(const DeploymentSpec& spec) {
   for (const auto& problem : validate_spec(spec)) {
     if (problem.message.starts_with("dependency cycle") ||
-        problem.message.starts_with("unknown service") || problem.message.find("depends on itself") != std::string::npos) {
+        problem.message.starts_with("unknown service") ||
+        problem.message.find("depends on itself") != std::string::npos) {
       return make_error(Errc::kInvalidArgument, problem.str());
     }
   }
