@@ -1,12 +1,36 @@
 // `deploy [--dry-run] FILE`: load and validate a deployment spec; with --dry-run print the plan
-// (or every problem) and stop. The running deploy (ServiceManager, supervision) plugs in at
-// run_deploy() below.
-#include <cstdio>
+// (or every problem) and stop. Without it, run the deployment in the foreground like
+// `docker compose up`: pull the images, start the ServiceManager on this thread's event loop,
+// show the status, and on SIGINT/SIGTERM stop and remove every replica in reverse dependency
+// order before exiting.
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "agent/endpoint_publisher.h"
+#include "agent/event_loop.h"
+#include "agent/prober.h"
+#include "agent/recorder.h"
+#include "agent/service_manager.h"
 #include "cli/commands.h"
+#include "cli/deploy_status.h"
+#include "core/clock.h"
 #include "core/fs.h"
+#include "core/paths.h"
+#include "core/time_format.h"
+#include "image/image_service.h"
+#include "runtime/per_thread_runtime.h"
 #include "spec/parse.h"
 #include "spec/plan.h"
+#include "spec/secret_store.h"
+#include "state/state_db.h"
 
 namespace zlayer::cli {
 namespace {
@@ -91,6 +115,221 @@ std::optional<spec::DeploymentSpec> load_checked(const std::string& file) {
   return std::move(report.spec);
 }
 
+int fail_deploy(const Error& e) {
+  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
+  return 1;
+}
+
+// The supervision timings from the environment, so end-to-end tests (and impatient demos) run in
+// seconds: each ZLAYER_SUPERVISION_<NAME> is a Go duration ("200ms", "1s").
+// Errors: kInvalidArgument naming the variable and its value.
+Result<agent::SupervisionConfig> supervision_config_from_env() {
+  agent::SupervisionConfig config;
+  const std::pair<const char*, Clock::Duration*> knobs[] = {
+      {"ZLAYER_SUPERVISION_RESTART_BACKOFF", &config.restart_backoff_initial},
+      {"ZLAYER_SUPERVISION_RESTART_BACKOFF_MAX", &config.restart_backoff_max},
+      {"ZLAYER_SUPERVISION_BACKOFF_RESET_AFTER", &config.backoff_reset_after},
+      {"ZLAYER_SUPERVISION_EXIT_POLL_INTERVAL", &config.exit_poll_interval},
+      {"ZLAYER_SUPERVISION_HEALTH_INTERVAL", &config.health_interval},
+      {"ZLAYER_SUPERVISION_HEALTH_TIMEOUT", &config.health_timeout},
+      {"ZLAYER_SUPERVISION_INIT_BACKOFF", &config.init_backoff_initial},
+      {"ZLAYER_SUPERVISION_INIT_BACKOFF_MAX", &config.init_backoff_max},
+      {"ZLAYER_SUPERVISION_INIT_POLL_INTERVAL", &config.init_poll_interval},
+      {"ZLAYER_SUPERVISION_STOP_GRACE", &config.stop_grace},
+  };
+  for (const auto& [name, field] : knobs) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') continue;
+    auto parsed = parse_duration(value);
+    if (!parsed) {
+      return errorf(Errc::kInvalidArgument, "{}=\"{}\": not a duration like 500ms or 2s", name,
+                    value);
+    }
+    *field = *parsed;
+  }
+  return config;
+}
+
+// Pulls every image the spec names that is not in the store yet, before anything starts (as
+// compose does): the backend of a service is chosen from its pulled image, and a missing image
+// fails the deploy with nothing started. Errors: the pull's, naming the image.
+Status pull_images(image::ImageService& images, const spec::DeploymentSpec& spec) {
+  std::set<std::string> seen;
+  for (const auto& [name, service] : spec.services) {
+    const std::string& ref = service.image.name;
+    if (!seen.insert(ref).second) continue;
+    if (images.inspect(ref)) continue;
+    std::fprintf(stderr, "pulling %s (service %s)\n", ref.c_str(), name.c_str());
+    ZLAYER_TRY(parsed, image::Reference::parse(ref));
+    auto pulled = images.pull(parsed);
+    if (!pulled) return tl::unexpected(pulled.error().wrap(fmt::format("service {}", name)));
+  }
+  return {};
+}
+
+// Signals that end the foreground deploy. They are blocked in every thread (set before any
+// thread starts) and taken by one sigwait() thread, which asks the loop to shut down.
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  return set;
+}
+
+// The first host address of an IPv4 CIDR: the bridge's gateway (host-local IPAM with isGateway),
+// where containers reach the agent's endpoint proxies. Errors: kInvalidArgument.
+Result<std::string> bridge_gateway(const std::string& subnet) {
+  const std::string base = subnet.substr(0, subnet.find('/'));
+  in_addr addr{};
+  if (::inet_pton(AF_INET, base.c_str(), &addr) != 1) {
+    return errorf(Errc::kInvalidArgument, "bridge subnet \"{}\" is not an IPv4 CIDR", subnet);
+  }
+  addr.s_addr = htonl(ntohl(addr.s_addr) + 1);
+  char text[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &addr, text, sizeof(text));
+  return std::string(text);
+}
+
+// What the signal thread may touch: the loop, while it exists.
+struct SignalTarget {
+  std::mutex mutex;
+  agent::EventLoop* loop = nullptr;
+  std::function<void(int)> on_signal;  // runs on the loop thread
+};
+
+Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& spec_text) {
+  ZLAYER_TRY(supervision, supervision_config_from_env());
+  runtime::linux::LinuxConfig linux = linux_config();
+  const Paths paths = linux.paths;
+
+  // One owner per deployment (docs/design.md §5): a second foreground deploy of the same name
+  // would fight over the same replicas.
+  auto lock = FileLock::try_acquire(paths.runtime_dir / "deployments" / (spec.deployment + ".lock"));
+  if (!lock) {
+    if (lock.error().code == Errc::kUnavailable) {
+      return errorf(Errc::kFailedPrecondition,
+                    "deployment {} is already running in another zlayer-agent process",
+                    spec.deployment);
+    }
+    return tl::unexpected(lock.error());
+  }
+
+  ZLAYER_TRY(images, image::ImageService::open(paths, image::RegistryOptions::default_options()));
+  ZLAYER_CHECK(pull_images(*images, spec));
+
+  // LinuxRuntime is one per thread; the manager's workers each get their own.
+  image::ImageService& image_store = *images;
+  runtime::PerThreadRuntime linux_runtime(
+      [linux, &image_store]() -> Result<std::unique_ptr<runtime::Runtime>> {
+        ZLAYER_TRY(rt, runtime::linux::LinuxRuntime::open(linux, image_store));
+        return std::unique_ptr<runtime::Runtime>(std::move(rt));
+      });
+  // Fail before starting anything when the backend cannot run here (no OCI runtime, …).
+  ZLAYER_CHECK(linux_runtime.list_containers());
+
+  agent::ServiceManagerOptions options;
+  options.supervision = supervision;
+  options.resolve_runtime = [&image_store, &linux_runtime](
+                                const spec::ServiceSpec& service) -> Result<agent::RuntimeBinding> {
+    ZLAYER_TRY(details, image_store.inspect(service.image.name));
+    if (details.record.kind == "wasm") {
+      return errorf(Errc::kUnsupported,
+                    "image {} is a WASM artifact; this build of deploy runs Linux images only",
+                    service.image.name);
+    }
+    return agent::RuntimeBinding{&linux_runtime, "linux"};
+  };
+  spec::SecretStore secrets(paths.root_dir);
+  auto spec_builder = agent::spec_config_builder(
+      [&image_store](const std::string& ref) -> Result<image::ImageConfig> {
+        ZLAYER_TRY(details, image_store.inspect(ref));
+        return details.config;
+      },
+      &secrets);
+  // Inside containers on the bridge, `web` and `web.service` name the gateway, where the
+  // endpoint proxies listen too (docs/design.md "Endpoints").
+  ZLAYER_TRY(gateway, bridge_gateway(linux.network.subnet));
+  const std::vector<std::string> service_hosts = agent::service_host_entries(spec, gateway);
+  options.build_config = [spec_builder, service_hosts](
+                             const std::string& deployment, const std::string& service,
+                             const spec::ServiceSpec& service_spec,
+                             const ContainerId& id) -> Result<runtime::ContainerConfig> {
+    ZLAYER_TRY(config, spec_builder(deployment, service, service_spec, id));
+    if (config.network.mode == runtime::NetworkMode::kBridge) {
+      config.extra_hosts.insert(config.extra_hosts.end(), service_hosts.begin(),
+                                service_hosts.end());
+    }
+    return config;
+  };
+  agent::NetworkProber prober;
+  options.prober = &prober;
+
+  ZLAYER_TRY(db, state::StateDb::open(paths.state_db()));
+  SystemClock clock;
+  agent::Recorder recorder(&db, clock);
+
+  // Signals are blocked before the first thread starts, so only the signal thread takes them.
+  const sigset_t signals = stop_signals();
+  if (int err = pthread_sigmask(SIG_BLOCK, &signals, nullptr); err != 0) {
+    return sys_error("blocking SIGINT/SIGTERM for the deploy", err);
+  }
+  int exit_code = 0;
+  {
+    agent::ThreadPool pool(std::max(4U, std::thread::hardware_concurrency()));
+    agent::EventLoop loop(clock, pool);
+    agent::ServiceManager manager(loop, recorder, options);
+    // Endpoints listen on every host address (the bridge gateway included) before anything
+    // starts, so a port in use fails the deploy with nothing started.
+    const char* bind = std::getenv("ZLAYER_ENDPOINT_ADDRESS");
+    ZLAYER_TRY(endpoints, agent::EndpointPublisher::open(spec, manager,
+                                                         bind != nullptr && *bind ? bind : "0.0.0.0"));
+    recorder.add_sink(endpoints.get());
+    DeployStatus status(loop, manager, stdout, ::isatty(STDOUT_FILENO) == 1);
+    recorder.add_sink(&status);
+
+    auto target = std::make_shared<SignalTarget>();
+    target->loop = &loop;
+    target->on_signal = [&](int sig) {
+      if (manager.shutting_down()) {
+        std::fprintf(stderr, "zlayer-agent: %s again; still stopping deployment %s\n",
+                     strsignal(sig), spec.deployment.c_str());
+        return;
+      }
+      std::fprintf(stderr, "zlayer-agent: %s: stopping deployment %s\n", strsignal(sig),
+                   spec.deployment.c_str());
+      manager.shutdown([&loop] { loop.stop(); });
+    };
+    // Detached: it may sit in sigwait() until the process exits; it reaches the loop only
+    // through `target`, which is cleared before the loop goes away.
+    std::thread([target, signals] {
+      int sig = 0;
+      while (sigwait(&signals, &sig) == 0) {
+        std::lock_guard lock(target->mutex);
+        if (target->loop == nullptr) return;
+        target->loop->post([target, sig] { target->on_signal(sig); });
+      }
+    }).detach();
+
+    loop.post([&] {
+      if (auto deployed = manager.deploy(spec, spec_text); !deployed) {
+        std::fprintf(stderr, "zlayer-agent: %s\n", deployed.error().message.c_str());
+        exit_code = 1;
+        manager.shutdown([&loop] { loop.stop(); });
+      }
+    });
+    loop.run();
+    status.redraw();
+    recorder.remove_sink(&status);
+    recorder.remove_sink(endpoints.get());
+    {
+      std::lock_guard lock(target->mutex);
+      target->loop = nullptr;
+    }
+  }
+  std::fprintf(stderr, "deployment %s stopped; every replica removed\n", spec.deployment.c_str());
+  return exit_code;
+}
+
 int run_deploy(const DeployArgs& args) {
   auto spec = load_checked(args.file);
   if (!spec) return 1;
@@ -103,9 +342,11 @@ int run_deploy(const DeployArgs& args) {
     print_plan(*plan);
     return 0;
   }
-  // TODO(issue 5): the ServiceManager brings the plan up here (foreground, like compose up).
-  std::fprintf(stderr, "zlayer-agent: deploy without --dry-run is not available yet\n");
-  return 1;
+  auto text = read_file(args.file);
+  if (!text) return fail_deploy(text.error());
+  auto code = run_foreground(*spec, *text);
+  if (!code) return fail_deploy(code.error());
+  return *code;
 }
 
 }  // namespace

@@ -98,32 +98,6 @@ Result<ContainerId> container_id_for(const std::string& name) {
   return ContainerId{fmt::format("run-{:08x}", random()), 1};
 }
 
-LinuxConfig linux_config() {
-  LinuxConfig config{.paths = Paths::from_env()};
-  // Forcing crun/runc/youki (or a path) until the agent has a configuration file.
-  if (const char* forced = std::getenv("ZLAYER_OCI_RUNTIME"); forced && *forced) {
-    config.oci_runtime = forced;
-  }
-  // Tests give each agent its own cgroup parent, so nothing they leave can collide.
-  if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
-    config.cgroup_parent = parent;
-  }
-  // The bridge network, until there is a configuration file (docs/cli.md). Tests and agents
-  // that run side by side set their own; the IPAM directory follows ZLAYER_RUNTIME_DIR.
-  const std::pair<const char*, std::string*> network_env[] = {
-      {"ZLAYER_BRIDGE_NAME", &config.network.bridge_name},
-      {"ZLAYER_BRIDGE_SUBNET", &config.network.subnet},
-      {"ZLAYER_CNI_NETWORK", &config.network.network_name},
-  };
-  for (const auto& [name, field] : network_env) {
-    if (const char* value = std::getenv(name); value && *value) *field = value;
-  }
-  if (const char* dir = std::getenv("ZLAYER_CNI_PLUGIN_DIR"); dir && *dir) {
-    config.network.cni_bin_dir = dir;
-  }
-  return config;
-}
-
 // Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `run` go to the container's
 // init instead (its own handlers decide; the exit code then comes from the container). A
 // detached thread takes them with sigwait(); children reset their mask (spawn_process).
@@ -300,6 +274,32 @@ int list_containers(bool all) {
 }
 
 }  // namespace
+
+LinuxConfig linux_config() {
+  LinuxConfig config{.paths = Paths::from_env()};
+  // Forcing crun/runc/youki (or a path) until the agent has a configuration file.
+  if (const char* forced = std::getenv("ZLAYER_OCI_RUNTIME"); forced && *forced) {
+    config.oci_runtime = forced;
+  }
+  // Tests give each agent its own cgroup parent, so nothing they leave can collide.
+  if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
+    config.cgroup_parent = parent;
+  }
+  // The bridge network, until there is a configuration file (docs/cli.md). Tests and agents
+  // that run side by side set their own; the IPAM directory follows ZLAYER_RUNTIME_DIR.
+  const std::pair<const char*, std::string*> network_env[] = {
+      {"ZLAYER_BRIDGE_NAME", &config.network.bridge_name},
+      {"ZLAYER_BRIDGE_SUBNET", &config.network.subnet},
+      {"ZLAYER_CNI_NETWORK", &config.network.network_name},
+  };
+  for (const auto& [name, field] : network_env) {
+    if (const char* value = std::getenv(name); value && *value) *field = value;
+  }
+  if (const char* dir = std::getenv("ZLAYER_CNI_PLUGIN_DIR"); dir && *dir) {
+    config.network.cni_bin_dir = dir;
+  }
+  return config;
+}
 
 void register_run_commands(CLI::App& app, Commands& commands) {
   {

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string_view>
 
+#include "runtime/linux/linux_runtime.h"
+
 namespace zlayer::cli {
 
 inline constexpr std::string_view kVersion = "0.1.0";
@@ -24,5 +26,10 @@ void register_image_commands(CLI::App& app, Commands& commands);   // pull, imag
 void register_run_commands(CLI::App& app, Commands& commands);     // run, ps
 void register_deploy_commands(CLI::App& app, Commands& commands);  // deploy
 void register_secret_commands(CLI::App& app, Commands& commands);  // secret set|ls|rm
+
+// The linux backend's configuration from the environment (until there is a configuration file):
+// ZLAYER_ROOT_DIR/ZLAYER_RUNTIME_DIR (Paths::from_env), ZLAYER_OCI_RUNTIME, ZLAYER_CGROUP_PARENT,
+// ZLAYER_BRIDGE_NAME, ZLAYER_BRIDGE_SUBNET, ZLAYER_CNI_NETWORK, ZLAYER_CNI_PLUGIN_DIR (docs/cli.md).
+runtime::linux::LinuxConfig linux_config();
 
 }  // namespace zlayer::cli
