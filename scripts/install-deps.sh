@@ -14,11 +14,16 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   docker-registry busybox-static skopeo umoci apache2-utils openssl ca-certificates
   hyperfine time python3 iproute2 util-linux curl
+  # WebAssembly: the engine's interpreter (headers, libwabt.a) and the benchmark's peer wasm-interp
+  wabt
   # OCI runtimes and the default seccomp profile (/usr/share/containers/seccomp.json)
   crun runc golang-github-containers-common
   # container networking: CNI plugins (bridge, host-local, portmap, firewall) and the iptables they call
   # (iproute2, listed above, gives the tests `ip netns`)
   containernetworking-plugins iptables
+  # WASI test programs, compiled at test time: clang --target=wasm32-wasi (+ wasm-ld, wasi-libc,
+  # compiler-rt builtins for wasm32)
+  clang lld wasi-libc libclang-rt-14-dev-wasm32
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -31,6 +31,8 @@
 #include "spec/plan.h"
 #include "spec/secret_store.h"
 #include "state/state_db.h"
+#include "wasm/backend_for_image.h"
+#include "wasm/wasm_runtime.h"
 
 namespace zlayer::cli {
 namespace {
@@ -229,13 +231,13 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
 
   agent::ServiceManagerOptions options;
   options.supervision = supervision;
-  options.resolve_runtime = [&image_store, &linux_runtime](
+  // WASM modules run in this process on the wasm backend (thread-safe, one for all workers).
+  ZLAYER_TRY(wasm_runtime, wasm::WasmRuntime::open(runtime::WasmConfig{.paths = paths}, &image_store));
+  options.resolve_runtime = [&image_store, &linux_runtime, &wasm_runtime](
                                 const spec::ServiceSpec& service) -> Result<agent::RuntimeBinding> {
-    ZLAYER_TRY(details, image_store.inspect(service.image.name));
-    if (details.record.kind == "wasm") {
-      return errorf(Errc::kUnsupported,
-                    "image {} is a WASM artifact; this build of deploy runs Linux images only",
-                    service.image.name);
+    ZLAYER_TRY(backend, wasm::backend_for_image(image_store, service.image.name));
+    if (backend == wasm::ImageBackend::kWasm) {
+      return agent::RuntimeBinding{wasm_runtime.get(), "wasm"};
     }
     return agent::RuntimeBinding{&linux_runtime, "linux"};
   };

@@ -13,7 +13,9 @@
 #include <random>
 #include <thread>
 
+#include "cli/cmd_run_wasm.h"
 #include "cli/commands.h"
+#include "cli/run_support.h"
 #include "core/paths.h"
 #include "core/quantity.h"
 #include "image/image_service.h"
@@ -24,9 +26,6 @@ namespace {
 
 using runtime::linux::LinuxConfig;
 using runtime::linux::LinuxRuntime;
-
-// Docker's exit code when the agent itself fails before the container runs.
-constexpr int kAgentFailed = 125;
 
 int fail_run(const Error& e) {
   std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
@@ -88,16 +87,6 @@ Result<runtime::PortMapping> parse_publish(std::string_view text) {
   return mapping;
 }
 
-Result<ContainerId> container_id_for(const std::string& name) {
-  if (!name.empty()) {
-    if (name.find("-rep-") != std::string::npos) return ContainerId::parse(name);
-    ZLAYER_CHECK(ContainerId::validate_service_name(name));
-    return ContainerId{name, 1};
-  }
-  std::random_device random;
-  return ContainerId{fmt::format("run-{:08x}", random()), 1};
-}
-
 // Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `run` go to the container's
 // init instead (its own handlers decide; the exit code then comes from the container). A
 // detached thread takes them with sigwait(); children reset their mask (spawn_process).
@@ -127,6 +116,11 @@ int run_container(const RunArgs& args) {
   if (args.rest.empty()) {
     std::fprintf(stderr, "zlayer-agent: run needs an IMAGE\n");
     return 2;
+  }
+  // WebAssembly modules and artifacts go to the wasm backend (cmd_run_wasm.cc).
+  if (auto code = run_wasm_if_wasm(
+          {args.remove, args.detach, args.name, args.env, args.memory, args.rest})) {
+    return *code;
   }
   if (args.detach && args.remove) {
     std::fprintf(stderr,
@@ -243,11 +237,19 @@ Result<Backend> open_backend() {
   return Backend{std::move(images), std::move(runtime)};
 }
 
-// Runs `body` on the container named `name` (NAME or NAME-rep-N); exit 1 on its error.
+// Runs `body` on the container named `name` (NAME or NAME-rep-N) with the backend state.db
+// records for it; exit 1 on its error.
 int with_container(const std::string& name,
-                   const std::function<Status(LinuxRuntime&, const ContainerId&)>& body) {
+                   const std::function<Status(runtime::Runtime&, const ContainerId&)>& body) {
   auto id = container_id_for(name);
   if (!id) return fail(id.error());
+  if (is_wasm_container(name)) {
+    auto wasm = open_wasm_runtime();
+    if (!wasm) return fail(wasm.error());
+    auto done = body(**wasm, *id);
+    if (!done) return fail(done.error());
+    return 0;
+  }
   auto backend = open_backend();
   if (!backend) return fail(backend.error());
   auto done = body(*backend->runtime, *id);
@@ -270,6 +272,7 @@ int list_containers(bool all) {
     if (!all && !running) continue;
     std::printf("%-40s %s\n", id.str().c_str(), status.c_str());
   }
+  print_wasm_containers(all);
   return 0;
 }
 
@@ -336,7 +339,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("CONTAINER", *name, "container name")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
           return rt.stop_container(id, std::chrono::seconds(*seconds));
         });
       };
@@ -350,7 +353,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("CONTAINER", *name, "container name")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
           ZLAYER_TRY(state, rt.container_state(id));
           if (!*force && !state.is_finished() &&
               state.phase != runtime::ContainerState::Phase::kCreated) {
@@ -373,7 +376,7 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->add_option("CONTAINER", *name, "container name")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_container(*name, [&](LinuxRuntime& rt, const ContainerId& id) {
+        return with_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
           return rt.container_logs(id, *options, [](const runtime::LogEntry& e) -> Status {
             std::FILE* out = e.is_stderr ? stderr : stdout;
             std::fwrite(e.text.data(), 1, e.text.size(), out);
@@ -398,8 +401,8 @@ void register_run_commands(CLI::App& app, Commands& commands) {
           return 2;
         }
         int code = 0;
-        int status =
-            with_container(rest->front(), [&](LinuxRuntime& rt, const ContainerId& id) -> Status {
+        int status = with_container(
+            rest->front(), [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
               runtime::ExecOptions options;
               options.command.assign(rest->begin() + 1, rest->end());
               ZLAYER_TRY(result, rt.exec(id, options));

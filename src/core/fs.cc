@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -241,6 +243,19 @@ Result<std::filesystem::path> make_temp_dir(const std::filesystem::path& parent,
     return sys_error(fmt::format("creating temporary directory in {}", parent.string()), errno);
   }
   return std::filesystem::path(tmpl);
+}
+
+int open_beneath(int dirfd, const std::string& path, std::uint64_t flags, unsigned mode) {
+  struct open_how how {};
+  how.flags = flags | O_CLOEXEC;
+  // openat2 refuses a mode without a flag that creates (O_TMPFILE includes O_DIRECTORY's bit).
+  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) how.mode = mode;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
+    // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
+    if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
+  }
 }
 
 }  // namespace zlayer

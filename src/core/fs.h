@@ -3,6 +3,7 @@
 // removal that never follows symlinks. Thread-safe (no shared state).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -53,6 +54,13 @@ Status make_dirs(const std::filesystem::path& path, unsigned mode = 0755);
 // Removes `path` and everything below it without following symlinks (a symlink is removed, not
 // its target). Missing `path` is success. Errors: errno-mapped.
 Status remove_tree(const std::filesystem::path& path);
+
+// openat2(dirfd, path, flags|O_CLOEXEC) with RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS: absolute
+// paths, ".." above dirfd, symlinks leading out of dirfd and magic links fail (EXDEV/ELOOP), so a
+// name chosen by untrusted input (a layer entry, a WASI guest path) never leaves the tree at dirfd.
+// Retries the kernel's EAGAIN (a concurrent rename). `mode`: permission bits of a file created
+// with O_CREAT (ignored otherwise). Returns the new fd or -1 with errno set. Needs Linux >= 5.6.
+int open_beneath(int dirfd, const std::string& path, std::uint64_t flags, unsigned mode = 0);
 
 // fsync of a directory, so a rename inside it is durable.
 Status fsync_dir(const std::filesystem::path& dir);

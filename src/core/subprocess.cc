@@ -278,4 +278,23 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
   return result;
 }
 
+Result<std::uint64_t> process_start_time(pid_t pid) {
+  auto stat = read_file(fmt::format("/proc/{}/stat", pid));
+  if (!stat) return unexpected(stat.error());
+  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+  std::size_t close = stat->rfind(')');
+  if (close == std::string::npos) {
+    return errorf(Errc::kInternal, "/proc/{}/stat: no command name in \"{}\"", pid, *stat);
+  }
+  std::size_t pos = close + 1;
+  for (int field = 3; field <= 22; ++field) {
+    pos = stat->find_first_not_of(' ', pos);
+    std::size_t end = pos == std::string::npos ? pos : stat->find(' ', pos);
+    if (pos == std::string::npos) break;
+    if (field == 22) return std::strtoull(stat->substr(pos, end - pos).c_str(), nullptr, 10);
+    pos = end;
+  }
+  return errorf(Errc::kInternal, "/proc/{}/stat has fewer than 22 fields", pid);
+}
+
 }  // namespace zlayer

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -78,5 +79,11 @@ Result<std::string> find_program(std::string_view program);
 // waitpid(pid) until it ends (retrying EINTR); returns {exit_code or 128+signal, signal}.
 // Errors: errno-mapped (ECHILD when `pid` is not our child).
 Result<SubprocessResult> wait_process(pid_t pid);
+
+// When process `pid` started, in clock ticks after boot (/proc/<pid>/stat field 22). A pid plus
+// its start time names one process for good: a recycled pid has a later start time, so records
+// that outlive their owner (state.db rows) store both. Errors: kNotFound when no such process
+// exists, kInternal when the stat line cannot be parsed.
+Result<std::uint64_t> process_start_time(pid_t pid);
 
 }  // namespace zlayer

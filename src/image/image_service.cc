@@ -1,5 +1,6 @@
 #include "image/image_service.h"
 
+#include <fcntl.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "image/oci_layout.h"
 #include "image/snapshot.h"
 #include "image/unpack.h"
+#include "image/wasm_artifact.h"
 #include "state/state_db.h"
 
 namespace zlayer::image {
@@ -84,18 +86,6 @@ class LayoutSource final : public BlobSource {
   std::filesystem::path dir_;
   Descriptor top_;
 };
-
-bool is_wasm_manifest(const ImageManifest& m) {
-  auto wasm_type = [](std::string_view t) {
-    return t == media_type::kWasmConfigV0 || t == media_type::kWasmConfigV1 ||
-           t == media_type::kWasmLayer || t == media_type::kWasm;
-  };
-  if (wasm_type(m.config.media_type) || wasm_type(m.artifact_type)) return true;
-  for (const auto& l : m.layers) {
-    if (wasm_type(l.media_type)) return true;
-  }
-  return false;
-}
 
 bool is_tar_layer(std::string_view media_type) {
   return media_type.find(".tar") != std::string_view::npos ||
@@ -183,7 +173,21 @@ struct ImageService::Impl {
     FetchedManifest manifest_bytes = top;
     ImageManifest manifest;
     if (auto* index = std::get_if<ImageIndex>(&top_doc)) {
-      ZLAYER_TRY(chosen, select_platform(*index, want));
+      auto selected = select_platform(*index, want);
+      // A WASM pull (asked for wasip1/wasi + wasm, or of an index that offers nothing for this
+      // host but a WASI build) takes the index's WASI entry.
+      const bool wasm_wanted = is_wasm_platform(want);
+      if ((wasm_wanted || (!selected && !options.platform)) &&
+          (!selected || !is_wasm_platform(*selected->platform))) {
+        for (const auto& candidate : wasm_platforms()) {
+          if (auto wasm_entry = select_platform(*index, candidate)) {
+            selected = std::move(wasm_entry);
+            break;
+          }
+        }
+      }
+      if (!selected) return unexpected(selected.error());
+      Descriptor chosen = std::move(*selected);
       index_digest = top.digest;
       ZLAYER_TRY(child, source.manifest(chosen.digest));
       if (child.digest != chosen.digest) {
@@ -203,13 +207,17 @@ struct ImageService::Impl {
     }
     emit(options, {PullEvent::Phase::kResolved, display_name, 0, 0});
 
-    bool wasm = is_wasm_manifest(manifest);
+    // Artifacts (wasm media types) are blobs; Docker+Wasm images (platform wasip1/wasi + wasm)
+    // are ordinary images whose layers hold the module file.
+    const bool wasm_artifact = is_wasm_artifact(manifest);
+    bool wasm = wasm_artifact;
     ZLAYER_CHECK(store_blob(source, manifest.config, options));
     ZLAYER_TRY(config_body, content.read(manifest.config.digest));
     ImageConfig config;
-    if (!wasm) {
+    if (!wasm_artifact) {
       ZLAYER_TRY(parsed, parse_image_config(config_body));
       config = std::move(parsed);
+      wasm = is_wasm_platform(config.platform);
       if (config.diff_ids.size() != manifest.layers.size()) {
         return errorf(Errc::kInvalidArgument,
                       "image config {} lists {} diff_ids but the manifest has {} layers",
@@ -223,9 +231,11 @@ struct ImageService::Impl {
       }
       // A single-platform image that does not match: an error when the user asked for a
       // platform, a warning when it is only the host's default (as Docker does).
+      // A WASI image runs on any host, so it matches unless another platform was asked for.
       bool mismatch =
-          !config.platform.os.empty() &&
-          (config.platform.os != want.os || config.platform.architecture != want.architecture);
+          wasm ? options.platform && !is_wasm_platform(want)
+               : !config.platform.os.empty() && (config.platform.os != want.os ||
+                                                 config.platform.architecture != want.architecture);
       if (mismatch && options.platform) {
         return errorf(Errc::kNotFound, "image is for {}, not the requested platform {}",
                       config.platform.str(), want.str());
@@ -251,8 +261,8 @@ struct ImageService::Impl {
     PullResult result;
     for (std::size_t i = 0; i < n; ++i) {
       const auto& layer = manifest.layers[i];
-      bool have_snapshot = !wasm && snapshots.exists(config.diff_ids[i]);
-      need_unpack[i] = !wasm && !have_snapshot;
+      bool have_snapshot = !wasm_artifact && snapshots.exists(config.diff_ids[i]);
+      need_unpack[i] = !wasm_artifact && !have_snapshot;
       need_download[i] = !have_snapshot && !content.contains(layer.digest);
       if (!need_download[i]) {
         ++result.layers_reused;
@@ -329,6 +339,20 @@ struct ImageService::Impl {
     }
     for (auto& t : pool) t.join();
     if (!failure) return unexpected(failure.error());
+    if (wasm_artifact) {
+      // A component is recognised by its preamble even when its media type says "wasm".
+      ZLAYER_TRY(module_layer, wasm_module_layer(manifest, display_name));
+      const auto module_path = content.blob_path(module_layer.digest);
+      UniqueFd module_fd(::open(module_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!module_fd.valid()) {
+        return sys_error(fmt::format("opening {}", module_path.string()), errno);
+      }
+      char head[8] = {};
+      ssize_t got = ::pread(module_fd.get(), head, sizeof head, 0);
+      ZLAYER_CHECK(check_wasm_preamble(
+          std::string_view(head, got > 0 ? static_cast<std::size_t>(got) : 0),
+          fmt::format("{} (layer {})", display_name, module_layer.digest.str())));
+    }
 
     // Manifests last: an image whose manifest is in the store is complete.
     if (index_digest) ZLAYER_CHECK(content.put(*index_digest, top.body));
@@ -339,8 +363,8 @@ struct ImageService::Impl {
     record.manifest_digest = manifest_bytes.digest;
     record.index_digest = index_digest;
     record.config_digest = manifest.config.digest;
-    record.platform = wasm ? Platform{"wasip1", "wasm", "", ""}
-                           : (config.platform.os.empty() ? want : config.platform);
+    record.platform = wasm_artifact ? wasm_platforms().front()
+                                    : (config.platform.os.empty() ? want : config.platform);
     record.size = manifest.config.size;
     for (const auto& l : manifest.layers) record.size += l.size;
     record.kind = wasm ? "wasm" : "oci";

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,17 +9,6 @@
 #include <vector>
 
 namespace zlayer::image::detail {
-
-int open_beneath(int dirfd, const std::string& path, std::uint64_t flags) {
-  struct open_how how {};
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  for (;;) {
-    long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
-    // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
-    if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-  }
-}
 
 int remove_contents(int dirfd) {
   DIR* dir = ::fdopendir(dirfd);

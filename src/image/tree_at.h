@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <string>
 
+#include "core/fs.h"
+
 namespace zlayer::image::detail {
 
-// openat2(dirfd, path, flags|O_CLOEXEC) with RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS: ".." above
-// dirfd, absolute symlinks and magic links fail with EXDEV/ELOOP. Returns the fd or -1 (errno).
-int open_beneath(int dirfd, const std::string& path, std::uint64_t flags);
+// openat2 RESOLVE_BENEATH (core/fs.h); shared with the WASI layer, which confines guest paths to
+// their preopen the same way.
+using zlayer::open_beneath;
 
 // Removes everything inside the directory open at `dirfd` (consumed), never following symlinks.
 // Returns 0 or an errno value.

@@ -111,6 +111,26 @@ struct DnsConfig {
   std::vector<std::string> options;  // resolv.conf options, e.g. "ndots:2"
 };
 
+// Spec `wasm` block, resolved (WASM backend only; other backends ignore it).
+struct WasmPreopen {
+  std::string source;  // absolute host directory; must exist
+  std::string target;  // the guest path it is preopened as, e.g. "/data"
+  bool readonly = false;
+};
+struct WasmOptions {
+  // Cap on linear-memory growth in bytes (`wasm.max_memory`); unset = resources.memory_bytes,
+  // else the module's own maximum.
+  std::optional<std::uint64_t> max_memory_bytes;
+  // Instruction budget (`wasm.max_fuel`); unset or 0 = unlimited.
+  std::optional<std::uint64_t> max_fuel;
+  // Instructions between two stop/budget checks (`epoch_deadline`); unset = the runtime's.
+  std::optional<std::uint64_t> epoch_deadline;
+  std::vector<WasmPreopen> preopens;  // `wasm.preopens`, besides `storage`
+  // Run-to-completion work (`run`, jobs): the runtime's max_execution_time applies. Services
+  // (false) run unbounded.
+  bool run_to_completion = false;
+};
+
 struct ContainerConfig {
   std::string image_ref;     // the reference as the spec wrote it, for messages and annotations
   image::ImageConfig image;  // the pulled image's config
@@ -139,6 +159,8 @@ struct ContainerConfig {
 
   std::map<std::string, std::string> labels;       // spec `labels`; recorded with the container
   std::map<std::string, std::string> annotations;  // backend metadata (OCI annotations)
+
+  WasmOptions wasm;  // WASM backend only
 };
 
 }  // namespace zlayer::runtime

@@ -131,9 +131,16 @@ Result<StateDb> StateDb::open(const std::filesystem::path& path) {
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return impl->error("opening state database");
   sqlite3_busy_timeout(impl->db, 5000);
+  // Closing the last connection would checkpoint the WAL and delete it (fsyncs), and the next
+  // process would sync a fresh WAL header: most of a short CLI process's I/O (`run` of a WASM
+  // module). The WAL stays instead and is checkpointed by the auto-checkpoint, kept small
+  // (wal_autocheckpoint below) because each new connection scans the WAL it finds; committed
+  // transactions are as durable as before (synchronous=NORMAL in WAL mode).
+  sqlite3_db_config(impl->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   StateDb db(std::move(impl));
   ZLAYER_CHECK(db.exec("PRAGMA journal_mode=WAL"));
   ZLAYER_CHECK(db.exec("PRAGMA synchronous=NORMAL"));
+  ZLAYER_CHECK(db.exec("PRAGMA wal_autocheckpoint=32"));
   ZLAYER_CHECK(db.exec("PRAGMA foreign_keys=ON"));
   ZLAYER_TRY(version_rows, db.query("PRAGMA user_version"));
   std::int64_t version = version_rows.empty() ? 0 : as_int(version_rows[0][0]);

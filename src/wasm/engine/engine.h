@@ -106,12 +106,25 @@ struct ExportDesc {
   FuncSig sig;  // kFunc only
 };
 
+// How a running guest is interrupted for request_stop(), max_execution_time and
+// max_instructions. Both ways end the run at the next check, at most check_interval instructions
+// (or one host call) later.
+enum class Preemption {
+  kDefault,       // the tier's best: kSliced in the interpreter, kInstrumented in a compiled tier
+  kSliced,        // interpreter only: the guest runs in slices of check_interval instructions and
+                  // the engine checks between slices (no overhead; exact instruction counts)
+  kInstrumented,  // the module is rewritten at load: a budget check at every function entry and
+                  // loop header charges the block's instruction count (works in every tier;
+                  // ~1.5x slower on the tightest interpreter loops)
+};
+
 struct LoadOptions {
   // Label used in error messages (file name, image reference or digest).
   std::string name = "module";
-  // Instructions between two budget checks in the instrumented code (runtime WasmConfig epoch /
-  // spec `epoch_deadline`): smaller = faster stop, more overhead. 0 = the engine's default.
+  // Instructions between two budget checks (runtime WasmConfig epoch / spec `epoch_deadline`):
+  // smaller = faster stop, more overhead. 0 = the engine's default (10000).
   std::uint64_t check_interval = 0;
+  Preemption preemption = Preemption::kDefault;
 };
 
 // A decoded, validated and instrumented module. Immutable; share it between instances.
@@ -133,7 +146,9 @@ struct InstanceLimits {
   std::optional<std::uint64_t> max_instructions;
   // Wall-clock bound of one run() (runtime WasmConfig max_execution_time); kTimeout when hit.
   std::optional<std::chrono::milliseconds> max_execution_time;
-  // Nested call depth limit; deeper recursion traps ("call stack exhausted"), never crashes.
+  // Nested call depth limit (wasm and host frames, the entry function included); deeper
+  // recursion traps ("call stack exhausted"), never crashes. The interpreter keeps its frames on
+  // the heap (40 bytes each, reserved per run()), so no native stack size is involved.
   std::uint32_t max_call_depth = 10000;
 };
 
@@ -155,7 +170,8 @@ struct RunOutcome {
 
 struct InstanceStats {
   std::uint64_t memory_bytes = 0;        // current linear-memory size
-  std::uint64_t instructions = 0;        // executed so far (counted at the budget checks)
+  std::uint64_t instructions = 0;        // executed so far, counted at the checks (at most one
+                                         // check_interval ahead of the true count)
   std::chrono::nanoseconds cpu_time{0};  // thread CPU time spent in run() so far
 };
 
