@@ -54,3 +54,29 @@ build_busybox_image() {
 push_image() {
   skopeo copy --quiet --dest-tls-verify=false "oci:$1:latest" "docker://$2"
 }
+
+# push_wasm_artifact WASM_FILE REGISTRY_HOST:PORT REPO TAG — a WASM OCI artifact (config
+# application/vnd.wasm.config.v0+json, one application/vnd.wasm.content.layer.v1+wasm layer)
+# pushed with the registry API (monolithic blob uploads), as `wkg oci push` / `oras push` would.
+push_wasm_artifact() {
+  local wasm=$1 registry=$2 repo=$3 tag=$4
+  local config=$state/wasm-config.json
+  printf '{}' > "$config"
+  upload_blob() {
+    local digest="sha256:$(sha256sum "$1" | cut -d' ' -f1)"
+    curl -fsS -X POST --data-binary "@$1" -H 'Content-Type: application/octet-stream' \
+      "http://$registry/v2/$repo/blobs/uploads/?digest=$digest" >/dev/null
+    echo "$digest"
+  }
+  local config_digest layer_digest
+  config_digest=$(upload_blob "$config")
+  layer_digest=$(upload_blob "$wasm")
+  cat > "$state/wasm-manifest.json" <<JSON
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+ "config":{"mediaType":"application/vnd.wasm.config.v0+json","digest":"$config_digest","size":$(stat -c %s "$config")},
+ "layers":[{"mediaType":"application/vnd.wasm.content.layer.v1+wasm","digest":"$layer_digest","size":$(stat -c %s "$wasm")}]}
+JSON
+  curl -fsS -X PUT --data-binary "@$state/wasm-manifest.json" \
+    -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    "http://$registry/v2/$repo/manifests/$tag" >/dev/null
+}

@@ -277,8 +277,9 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   }
   int exit_code = 0;
   {
-    agent::ThreadPool pool(std::max(4U, std::thread::hardware_concurrency()));
-    agent::EventLoop loop(clock, pool);
+    auto pool =
+        std::make_unique<agent::ThreadPool>(std::max(4U, std::thread::hardware_concurrency()));
+    agent::EventLoop loop(clock, *pool);
     agent::ServiceManager manager(loop, recorder, options);
     // Endpoints listen on every host address (the bridge gateway included) before anything
     // starts, so a port in use fails the deploy with nothing started.
@@ -320,6 +321,9 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
       }
     });
     loop.run();
+    // Work still in flight (a probe) finishes and posts into the loop, which no longer runs;
+    // the pool goes first so nothing posts into a destroyed loop.
+    pool.reset();
     status.redraw();
     recorder.remove_sink(&status);
     recorder.remove_sink(endpoints.get());
