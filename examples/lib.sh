@@ -57,15 +57,19 @@ push_image() {
 
 # push_wasm_artifact WASM_FILE REGISTRY_HOST:PORT REPO TAG — a WASM OCI artifact (config
 # application/vnd.wasm.config.v0+json, one application/vnd.wasm.content.layer.v1+wasm layer)
-# pushed with the registry API (monolithic blob uploads), as `wkg oci push` / `oras push` would.
+# pushed with the registry API (POST then PUT of each blob), as `wkg oci push` / `oras push` would.
 push_wasm_artifact() {
   local wasm=$1 registry=$2 repo=$3 tag=$4
   local config=$state/wasm-config.json
   printf '{}' > "$config"
   upload_blob() {
     local digest="sha256:$(sha256sum "$1" | cut -d' ' -f1)"
-    curl -fsS -X POST --data-binary "@$1" -H 'Content-Type: application/octet-stream' \
-      "http://$registry/v2/$repo/blobs/uploads/?digest=$digest" >/dev/null
+    local location
+    location=$(curl -fsS -X POST -D - -o /dev/null "http://$registry/v2/$repo/blobs/uploads/" |
+      tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+    case "$location" in http*) ;; *) location=http://$registry$location ;; esac
+    case "$location" in *\?*) location="$location&digest=$digest" ;; *) location="$location?digest=$digest" ;; esac
+    curl -fsS -X PUT --data-binary "@$1" -H 'Content-Type: application/octet-stream' "$location" >/dev/null
     echo "$digest"
   }
   local config_digest layer_digest

@@ -263,6 +263,55 @@ services:
   expect_nothing_left();
 }
 
+// Ownership: scale, a second deploy and down go to the running deploy over its control socket.
+TEST_F(DeployTest, ScaleRedeployAndDownGoToTheOwner) {
+  const std::string spec = R"(version: v1
+deployment: owned
+services:
+  app:
+    image: {{ name: "{}" }}
+    command: {{ entrypoint: [/bin/busybox, sleep, "1000"], args: [] }}
+    env: {{ GENERATION: "{}" }}
+    scale: {{ mode: fixed, replicas: 2 }}
+)";
+  start_deploy(fmt::format(fmt::runtime(spec), image_, 1));
+  const auto running = [](const ReplicaRow& r) { return r.state == "running"; };
+  ASSERT_TRUE(wait_for("app", 2, running));
+
+  auto up = agent({"scale", "owned", "app", "3"});
+  EXPECT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_TRUE(wait_for("app", 3, running));
+
+  auto down_to_one = agent({"scale", "owned", "app", "1"});
+  EXPECT_EQ(down_to_one.exit_code, 0) << down_to_one.err;
+  const auto end = std::chrono::steady_clock::now() + seconds(60);
+  while ((replica("app", 2) || replica("app", 3)) && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(replica("app", 2));
+  EXPECT_FALSE(replica("app", 3));
+  EXPECT_TRUE(replica("app", 1));
+
+  auto unknown = agent({"scale", "owned", "nosuch", "2"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("nosuch"), std::string::npos) << unknown.err;
+
+  // A second deploy of the same deployment is handed to the owner: a rolling update.
+  const fs::path changed = dir_.path() / "changed.yaml";
+  ASSERT_TRUE(atomic_write_file(changed, fmt::format(fmt::runtime(spec), image_, 2)));
+  auto redeploy = agent({"deploy", changed.string()});
+  EXPECT_EQ(redeploy.exit_code, 0) << redeploy.err;
+  EXPECT_NE(redeploy.out.find("handed to its running owner"), std::string::npos) << redeploy.out;
+
+  auto down = agent({"down", "owned"});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  auto ended = wait_process(agent_pid_);
+  agent_pid_ = -1;
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->exit_code, 0) << deploy_log();
+  expect_nothing_left();
+}
+
 TEST_F(DeployTest, AnInvalidSpecStartsNothingAndListsEveryError) {
   const fs::path spec = dir_.path() / "bad.yaml";
   ASSERT_TRUE(atomic_write_file(spec, fmt::format(R"(version: v1

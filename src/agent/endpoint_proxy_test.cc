@@ -9,7 +9,7 @@
 
 #include <set>
 
-#include "fake_http_server.h"
+#include "support/fake_http_server.h"
 
 namespace zlayer::agent {
 namespace {

@@ -10,10 +10,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "agent/control_socket.h"
 #include "agent/endpoint_publisher.h"
 #include "agent/event_loop.h"
 #include "agent/prober.h"
@@ -192,6 +194,50 @@ Result<std::string> bridge_gateway(const std::string& subnet) {
   return std::string(text);
 }
 
+// How long a control request may wait for the owner's loop.
+constexpr std::chrono::seconds kControlTimeout{60};
+
+std::filesystem::path deployment_lock(const Paths& paths, const std::string& name) {
+  return paths.runtime_dir / "deployments" / (name + ".lock");
+}
+std::filesystem::path control_socket(const Paths& paths, const std::string& name) {
+  return paths.runtime_dir / "deployments" / (name + ".sock");
+}
+
+// A control request, carried out on the loop thread: "down", "scale", "deploy" (docs/cli.md).
+nlohmann::json handle_control(const nlohmann::json& request, agent::ServiceManager& manager,
+                              agent::EventLoop& loop) {
+  const auto fail = [](const std::string& message) {
+    return nlohmann::json{{"ok", false}, {"error", message}};
+  };
+  const std::string op = request.value("op", std::string());
+  if (op == "down") {
+    manager.shutdown([&loop] { loop.stop(); });
+    return {{"ok", true}};
+  }
+  if (op == "scale") {
+    const std::string service = request.value("service", std::string());
+    const auto replicas = request.value("replicas", std::int64_t{-1});
+    if (replicas < 0) return fail("scale needs replicas >= 0");
+    auto scaled = manager.scale(service, static_cast<std::uint32_t>(replicas));
+    if (!scaled) return fail(scaled.error().message);
+    return {{"ok", true}};
+  }
+  if (op == "deploy") {
+    const std::string text = request.value("spec", std::string());
+    spec::SpecReport report = spec::check_spec(text);
+    if (!report.ok()) {
+      std::string message = "invalid deployment spec; nothing changed:";
+      for (const auto& d : report.errors) message += "\n  " + d.str();
+      return fail(message);
+    }
+    auto deployed = manager.deploy(*report.spec, text);
+    if (!deployed) return fail(deployed.error().message);
+    return {{"ok", true}};
+  }
+  return fail(fmt::format("unknown control request \"{}\"", op));
+}
+
 // What the signal thread may touch: the loop, while it exists.
 struct SignalTarget {
   std::mutex mutex;
@@ -206,14 +252,17 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
 
   // One owner per deployment (docs/design.md §5): a second foreground deploy of the same name
   // would fight over the same replicas.
-  auto lock = FileLock::try_acquire(paths.runtime_dir / "deployments" / (spec.deployment + ".lock"));
-  if (!lock) {
-    if (lock.error().code == Errc::kUnavailable) {
-      return errorf(Errc::kFailedPrecondition,
-                    "deployment {} is already running in another zlayer-agent process",
-                    spec.deployment);
+  auto owner_lock = FileLock::try_acquire(deployment_lock(paths, spec.deployment));
+  if (!owner_lock) {
+    if (owner_lock.error().code != Errc::kUnavailable) {
+      return tl::unexpected(owner_lock.error());
     }
-    return tl::unexpected(lock.error());
+    // Someone owns it: a redeploy goes to the owner, which rolls out what changed.
+    ZLAYER_CHECK(agent::control_request(control_socket(paths, spec.deployment),
+                                 {{"op", "deploy"}, {"spec", spec_text}}, kControlTimeout));
+    std::printf("deployment %s: handed to its running owner (rolling update of what changed)\n",
+                spec.deployment.c_str());
+    return 0;
   }
 
   ZLAYER_TRY(images, image::ImageService::open(paths, image::RegistryOptions::default_options()));
@@ -313,6 +362,22 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
       }
     }).detach();
 
+    // The control socket: requests run on the loop; the server thread waits for the answer.
+    ZLAYER_TRY(control,
+               agent::ControlServer::open(
+                   control_socket(paths, spec.deployment),
+                   [&loop, &manager](const nlohmann::json& request) -> nlohmann::json {
+                     auto answer = std::make_shared<std::promise<nlohmann::json>>();
+                     auto future = answer->get_future();
+                     loop.post([&, request, answer] {
+                       answer->set_value(handle_control(request, manager, loop));
+                     });
+                     if (future.wait_for(kControlTimeout) != std::future_status::ready) {
+                       return {{"ok", false}, {"error", "the deployment is stopping"}};
+                     }
+                     return future.get();
+                   }));
+
     loop.post([&] {
       if (auto deployed = manager.deploy(spec, spec_text); !deployed) {
         std::fprintf(stderr, "zlayer-agent: %s\n", deployed.error().message.c_str());
@@ -321,6 +386,7 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
       }
     });
     loop.run();
+    control.reset();
     // Work still in flight (a probe) finishes and posts into the loop, which no longer runs;
     // the pool goes first so nothing posts into a destroyed loop.
     pool.reset();
@@ -355,9 +421,49 @@ int run_deploy(const DeployArgs& args) {
   return *code;
 }
 
+// `down NAME`: asks the owner to stop and remove everything, then waits until it has let go of
+// the deployment's lock (its replicas are gone by then).
+int run_down(const std::string& name) {
+  const Paths paths = Paths::from_env();
+  auto sent = agent::control_request(control_socket(paths, name), {{"op", "down"}}, kControlTimeout);
+  if (!sent) return fail_deploy(sent.error().wrap(fmt::format("deployment {}", name)));
+  auto released = FileLock::acquire(deployment_lock(paths, name));
+  if (!released) return fail_deploy(released.error());
+  std::printf("deployment %s down\n", name.c_str());
+  return 0;
+}
+
+int run_scale(const std::string& name, const std::string& service, std::uint32_t replicas) {
+  const Paths paths = Paths::from_env();
+  auto sent = agent::control_request(control_socket(paths, name),
+                              {{"op", "scale"}, {"service", service}, {"replicas", replicas}},
+                              kControlTimeout);
+  if (!sent) return fail_deploy(sent.error().wrap(fmt::format("deployment {}", name)));
+  std::printf("deployment %s: %s scaling to %u\n", name.c_str(), service.c_str(), replicas);
+  return 0;
+}
+
 }  // namespace
 
 void register_deploy_commands(CLI::App& app, Commands& commands) {
+  {
+    auto* down = app.add_subcommand("down", "Stop and remove a deployment run by `deploy`");
+    auto name = std::make_shared<std::string>();
+    down->add_option("NAME", *name, "deployment name")->required();
+    down->callback([=, &commands] { commands.selected = [=] { return run_down(*name); }; });
+  }
+  {
+    auto* scale = app.add_subcommand("scale", "Set the replica count of a service of a deployment");
+    auto name = std::make_shared<std::string>();
+    auto service = std::make_shared<std::string>();
+    auto replicas = std::make_shared<std::uint32_t>(0);
+    scale->add_option("NAME", *name, "deployment name")->required();
+    scale->add_option("SERVICE", *service, "service name")->required();
+    scale->add_option("N", *replicas, "replicas")->required();
+    scale->callback([=, &commands] {
+      commands.selected = [=] { return run_scale(*name, *service, *replicas); };
+    });
+  }
   auto* cmd =
       app.add_subcommand("deploy", "Deploy a spec file (--dry-run: validate and print the plan)");
   auto args = std::make_shared<DeployArgs>();

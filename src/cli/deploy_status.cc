@@ -29,14 +29,11 @@ std::string event_line(const agent::Event& event) {
   // Seconds are enough for people; the nanoseconds stay in state.db.
   std::string time = format_rfc3339_nano(event.time);
   if (auto dot = time.find('.'); dot != std::string::npos) time = time.substr(0, dot) + "Z";
-  std::string subject = event.deployment;
+  // Replica messages name the replica and its state already ("web-rep-1 running (healthy): …").
   if (event.replica) {
-    subject = fmt::format("{} {}/{}", event.replica->id.str(),
-                          agent::replica_state_name(event.replica->state),
-                          agent::health_name(event.replica->health));
-  } else if (!event.service.empty()) {
-    subject = event.service;
+    return fmt::format("{} {}{}", time, severity_tag(event.severity), event.message);
   }
+  const std::string& subject = event.service.empty() ? event.deployment : event.service;
   return fmt::format("{} {}: {}{}", time, subject, severity_tag(event.severity), event.message);
 }
 

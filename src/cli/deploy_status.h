@@ -33,7 +33,8 @@ class DeployStatus final : public agent::EventSink {
   std::deque<std::string> recent_;  // the latest event lines, shown under the table
 };
 
-// One event as a line: "2026-11-30T05:40:01Z web-rep-1 running/healthy: <message>".
+// One event as a line: "2026-11-30T05:40:01Z web-rep-1 running (healthy): started", or for
+// service and deployment events "TIME web: warning: <message>".
 std::string event_line(const agent::Event& event);
 
 }  // namespace zlayer::cli
