@@ -41,7 +41,7 @@ build_busybox_image() {
   umoci unpack --image "$layout:latest" "$bundle" >/dev/null
   mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/etc"
   cp /bin/busybox "$bundle/rootfs/bin/busybox"
-  for applet in sh ls cat echo env id sleep true false date hostname mkdir httpd wget; do
+  for applet in sh ls cat echo env id sleep true false date hostname mkdir httpd awk nc printf tail; do
     ln -sf busybox "$bundle/rootfs/bin/$applet"
   done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$bundle/rootfs/etc/passwd"
