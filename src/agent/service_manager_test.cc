@@ -737,3 +737,48 @@ TEST(ServiceManager, AConfigErrorIsAFailedStartNamingTheCause) {
 
 }  // namespace
 }  // namespace zlayer::agent
+
+namespace zlayer::agent {
+namespace {
+
+TEST(ServiceManager, AStopWaitsForTheRuntimeCallInFlight) {
+  testing::QueuedExecutor executor;
+  Harness h({}, &executor);
+  ASSERT_TRUE(h.manager->deploy(deployment({{"web", service(2)}})));
+  h.settle();
+  ASSERT_EQ(executor.queued(), 2u);  // both creates in flight
+  EXPECT_EQ(h.status("web", 2).state, ReplicaState::kCreating);
+  // Scale down while web-rep-2's create has not returned: the stop is recorded at once and
+  // sent once the create is done; nothing is started.
+  ASSERT_TRUE(h.manager->scale("web", 1));
+  h.settle();
+  EXPECT_EQ(h.status("web", 2).state, ReplicaState::kStopping);
+  EXPECT_FALSE(h.status("web", 2).desired_running);
+  for (int i = 0; i < 10 && (executor.run_queued() > 0 || h.loop.run_until_idle() > 0); ++i) {
+    h.settle();
+  }
+  EXPECT_EQ(journal_for(h.runtime, "start"), (std::vector<std::string>{"web-rep-1"}));
+  EXPECT_EQ(journal_for(h.runtime, "remove"), (std::vector<std::string>{"web-rep-2"}));
+  EXPECT_EQ(h.numbers("web"), (std::vector<std::uint32_t>{1}));
+  EXPECT_EQ(h.status("web", 1).state, ReplicaState::kRunning);
+
+  // Shutdown while a restart's remove is in flight: nothing comes back.
+  ASSERT_TRUE(h.runtime.exit({"web", 1}, ExitStatus::exited(1)));
+  h.clock.advance(seconds(1));
+  h.settle();
+  executor.run_queued();  // the exit poll
+  h.settle();
+  ASSERT_EQ(executor.queued(), 1u);  // stop + remove of the crashed container
+  bool done = false;
+  h.manager->shutdown([&] { done = true; });
+  for (int i = 0; i < 10 && (executor.run_queued() > 0 || h.loop.run_until_idle() > 0); ++i) {
+    h.settle();
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(journal_for(h.runtime, "start"), (std::vector<std::string>{"web-rep-1"}));
+  EXPECT_TRUE(h.runtime.containers().empty());
+  EXPECT_TRUE(h.manager->replicas().empty());
+}
+
+}  // namespace
+}  // namespace zlayer::agent

@@ -72,6 +72,24 @@ class FakeProber final : public Prober {
   std::vector<std::string> log_;
 };
 
+// Holds submitted work until the test runs it, so a test can act while a runtime call is in
+// flight (e.g. stop a replica whose create has not returned yet).
+class QueuedExecutor final : public BlockingExecutor {
+ public:
+  void submit(std::function<void()> work) override { queue_.push_back(std::move(work)); }
+  // Runs the work queued so far (not what it queues in turn); returns how many ran.
+  std::size_t run_queued() {
+    auto batch = std::move(queue_);
+    queue_.clear();
+    for (auto& work : batch) work();
+    return batch.size();
+  }
+  [[nodiscard]] std::size_t queued() const { return queue_.size(); }
+
+ private:
+  std::vector<std::function<void()>> queue_;
+};
+
 // Collects events.
 class EventLog final : public EventSink {
  public:
@@ -92,7 +110,8 @@ class EventLog final : public EventSink {
 
 class Harness {
  public:
-  explicit Harness(SupervisionConfig config = {}) {
+  explicit Harness(SupervisionConfig config = {}, BlockingExecutor* executor_override = nullptr)
+      : loop(clock, executor_override != nullptr ? *executor_override : executor) {
     auto db = state::StateDb::open(dir_.path() / "state.db");
     EXPECT_TRUE(db.has_value()) << (db ? "" : db.error().message);
     db_ = std::make_unique<state::StateDb>(std::move(*db));
@@ -145,7 +164,7 @@ class Harness {
 
   ManualClock clock;
   InlineExecutor executor;
-  EventLoop loop{clock, executor};
+  EventLoop loop;
   zlayer::testing::FakeRuntime runtime{"linux"};
   zlayer::testing::FakeRuntime wasm{"wasm", ""};
   FakeProber prober;

@@ -30,6 +30,34 @@ TEST(StateDb, CreatesSchemaAndRoundTripsValues) {
   EXPECT_TRUE(std::holds_alternative<std::nullptr_t>((*rows)[0][2]));
 }
 
+TEST(StateDb, MigratesAVersion1DatabaseKeepingItsRows) {
+  testing::TempDir dir;
+  auto path = dir.path() / "state.db";
+  {
+    auto db = StateDb::open(path);
+    ASSERT_TRUE(db) << db.error().message;
+    // Turn it back into what a version-1 agent left behind.
+    ASSERT_TRUE(db->exec("DROP TABLE replicas"));
+    ASSERT_TRUE(db->exec("PRAGMA user_version=1"));
+    ASSERT_TRUE(
+        db->exec("INSERT INTO services (deployment, name, desired_replicas) VALUES "
+                 "('demo', 'web', 2)"));
+  }
+  auto db = StateDb::open(path);
+  ASSERT_TRUE(db) << db.error().message;
+  auto version = db->query("PRAGMA user_version");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(as_int((*version)[0][0]), StateDb::kSchemaVersion);
+  auto services = db->query("SELECT desired_replicas FROM services WHERE name = 'web'");
+  ASSERT_TRUE(services);
+  ASSERT_EQ(services->size(), 1u);
+  EXPECT_EQ(as_int((*services)[0][0]), 2);
+  ASSERT_TRUE(db->exec(
+      "INSERT INTO replicas (deployment, service, replica, container_id, backend, desired, state, "
+      "health, updated_at) VALUES ('demo', 'web', 1, 'web-rep-1', 'linux', 'running', 'running', "
+      "'healthy', 0)"));
+}
+
 TEST(StateDb, FailedTransactionRollsBack) {
   testing::TempDir dir;
   auto db = StateDb::open(dir.path() / "state.db");

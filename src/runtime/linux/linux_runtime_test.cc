@@ -179,8 +179,8 @@ TEST_P(LinuxRuntimeTest, ExecPidStatsAndRemoveWhileRunning) {
   ASSERT_TRUE(missing) << missing.error().message;
   EXPECT_EQ(missing->exit_code, 127);
   // A command that outlives its timeout is killed inside the container too (health checks).
-  auto slow = runtime_->exec(id, ExecOptions{.command = {"sleep", "999"},
-                                             .timeout = std::chrono::milliseconds(300)});
+  auto slow = runtime_->exec(
+      id, ExecOptions{.command = {"sleep", "999"}, .timeout = std::chrono::milliseconds(300)});
   ASSERT_FALSE(slow);
   EXPECT_EQ(slow.error().code, Errc::kDeadlineExceeded) << slow.error().message;
   auto ps = runtime_->exec(id, ExecOptions{.command = {"ps", "-o", "args"}});

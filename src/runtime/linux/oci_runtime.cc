@@ -279,9 +279,8 @@ Result<ExecResult> OciRuntime::exec_impl(std::string_view id, const ExecProcess&
       if (text) pid = std::atoi(text->c_str());
       if (pid > 1) ::kill(pid, SIGKILL);
       fs::remove(pid_file, ignored);
-      return errorf(Errc::kDeadlineExceeded,
-                    "exec in {}: {} still ran after {} ms and was killed", id, process.args[0],
-                    options.timeout.count());
+      return errorf(Errc::kDeadlineExceeded, "exec in {}: {} still ran after {} ms and was killed",
+                    id, process.args[0], options.timeout.count());
     }
     fs::remove(pid_file, ignored);
   }
