@@ -104,7 +104,7 @@ void print_plan(const spec::DeploymentPlan& plan) {
 std::optional<spec::DeploymentSpec> load_checked(const std::string& file) {
   auto text = read_file(file);
   if (!text) {
-    std::fprintf(stderr, "zlayer-agent: %s\n", text.error().message.c_str());
+    fail(text.error());
     return std::nullopt;
   }
   spec::SpecReport report = spec::check_spec(*text);
@@ -119,10 +119,6 @@ std::optional<spec::DeploymentSpec> load_checked(const std::string& file) {
   return std::move(report.spec);
 }
 
-int fail_deploy(const Error& e) {
-  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
-  return 1;
-}
 
 // The supervision timings from the environment, so end-to-end tests (and impatient demos) run in
 // seconds: each ZLAYER_SUPERVISION_<NAME> is a Go duration ("200ms", "1s").
@@ -406,18 +402,15 @@ int run_deploy(const DeployArgs& args) {
   auto spec = load_checked(args.file);
   if (!spec) return 1;
   auto plan = spec::plan_deployment(*spec);
-  if (!plan) {
-    std::fprintf(stderr, "zlayer-agent: %s\n", plan.error().message.c_str());
-    return 1;
-  }
+  if (!plan) return fail(plan.error());
   if (args.dry_run) {
     print_plan(*plan);
     return 0;
   }
   auto text = read_file(args.file);
-  if (!text) return fail_deploy(text.error());
+  if (!text) return fail(text.error());
   auto code = run_foreground(*spec, *text);
-  if (!code) return fail_deploy(code.error());
+  if (!code) return fail(code.error());
   return *code;
 }
 
@@ -426,9 +419,9 @@ int run_deploy(const DeployArgs& args) {
 int run_down(const std::string& name) {
   const Paths paths = Paths::from_env();
   auto sent = agent::control_request(control_socket(paths, name), {{"op", "down"}}, kControlTimeout);
-  if (!sent) return fail_deploy(sent.error().wrap(fmt::format("deployment {}", name)));
+  if (!sent) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
   auto released = FileLock::acquire(deployment_lock(paths, name));
-  if (!released) return fail_deploy(released.error());
+  if (!released) return fail(released.error());
   std::printf("deployment %s down\n", name.c_str());
   return 0;
 }
@@ -438,7 +431,7 @@ int run_scale(const std::string& name, const std::string& service, std::uint32_t
   auto sent = agent::control_request(control_socket(paths, name),
                               {{"op", "scale"}, {"service", service}, {"replicas", replicas}},
                               kControlTimeout);
-  if (!sent) return fail_deploy(sent.error().wrap(fmt::format("deployment {}", name)));
+  if (!sent) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
   std::printf("deployment %s: %s scaling to %u\n", name.c_str(), service.c_str(), replicas);
   return 0;
 }

@@ -219,11 +219,6 @@ int run_container(const RunArgs& args) {
   return exit->exit_code;
 }
 
-int fail(const Error& e) {
-  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
-  return 1;
-}
-
 // The image store and the backend, for verbs that act on existing containers.
 struct Backend {
   std::unique_ptr<image::ImageService> images;

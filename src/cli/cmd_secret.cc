@@ -17,11 +17,6 @@ namespace {
 using spec::SecretScope;
 using spec::SecretStore;
 
-int fail(const Error& e) {
-  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
-  return 1;
-}
-
 struct ScopeArgs {
   std::string deployment;
   std::string service;

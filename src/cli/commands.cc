@@ -1,6 +1,13 @@
 #include "cli/commands.h"
 
+#include <cstdio>
+
 namespace zlayer::cli {
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
+  return 1;
+}
 
 // The explicit list of verbs: no static self-registration (docs/design.md).
 void register_commands(CLI::App& app, Commands& commands) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string_view>
 
+#include "core/error.h"
 #include "runtime/linux/linux_runtime.h"
 
 namespace zlayer::cli {
@@ -19,6 +20,9 @@ struct Commands {
 };
 
 void register_commands(CLI::App& app, Commands& commands);
+
+// Prints "zlayer-agent: <message>" on stderr and returns exit code 1 (a failed command).
+int fail(const Error& e);
 
 // One registration function per cmd_<verb>.cc.
 void register_version(CLI::App& app, Commands& commands);

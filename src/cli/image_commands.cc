@@ -16,11 +16,6 @@ namespace {
 using image::ImageService;
 using nlohmann::json;
 
-int fail(const Error& e) {
-  std::fprintf(stderr, "zlayer-agent: %s\n", e.message.c_str());
-  return 1;
-}
-
 Result<std::unique_ptr<ImageService>> open_service() {
   return ImageService::open(Paths::from_env(), image::RegistryOptions::default_options());
 }

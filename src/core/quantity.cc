@@ -39,10 +39,11 @@ int binary_shift(std::string_view unit, bool allow_byte_suffix) {
       if (lower.empty()) return -1;
     }
   } else if (!lower.empty() && lower.back() == 'i') {
-    // Kubernetes binary suffixes are case-exact: Ki, Mi, Gi, Ti, Pi, Ei.
-    if (unit.size() != 2 || unit[1] != 'i' || !std::isupper(static_cast<unsigned char>(unit[0]))) {
-      return -1;
-    }
+    // Kubernetes binary suffixes are case-exact (Ki, Mi, Gi, Ti, Pi, Ei); the docker CLI reads
+    // any case ("64mi").
+    bool exact =
+        unit.size() == 2 && unit[1] == 'i' && std::isupper(static_cast<unsigned char>(unit[0]));
+    if (!exact && !allow_byte_suffix) return -1;
     lower.pop_back();
     has_i = true;
   }

@@ -20,9 +20,10 @@ struct ByteQuantityForm {
 // Parses a byte size: a non-negative decimal number (a fraction is allowed and truncated to
 // whole bytes: "1.5g") followed by an optional unit. Units are binary, case-insensitive for the
 // single letters as Docker does: k/K = KiB, m/M = MiB, g/G = GiB, t/T = TiB, p/P = PiB; and the
-// Kubernetes binary suffixes Ki, Mi, Gi, Ti, Pi, Ei. No unit = bytes. (Kubernetes reads a bare
-// "M" as 10^6; we follow Docker, whose CLI the agent mirrors — docs/spec.md.)
-// Returns bytes. Errors: kInvalidArgument with a message naming `text` and the expected form
+// Kubernetes binary suffixes Ki, Mi, Gi, Ti, Pi, Ei (any case in the docker form, as
+// RAMInBytes; exact case when allow_byte_suffix is false). No unit = bytes. (Kubernetes reads a
+// bare "M" as 10^6; we follow Docker, whose CLI the agent mirrors — docs/spec.md.) Returns bytes.
+// Errors: kInvalidArgument with a message naming `text` and the expected form
 // ("\"512MB\" is not a size like 64m, 512Mi or 1048576"), or when the value exceeds 2^63-1.
 [[nodiscard]] Result<std::uint64_t> parse_byte_quantity(std::string_view text,
                                                         ByteQuantityForm form = {});

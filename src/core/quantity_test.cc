@@ -32,9 +32,14 @@ TEST(ByteQuantity, SpecFormRefusesByteSuffix) {
 }
 
 TEST(ByteQuantity, RejectsMalformed) {
-  for (const char* text : {"", "m", "-1m", "12x", "1.m", "1mi", "1MI", "1 m", "1E", "1ib", ".5g"}) {
+  for (const char* text : {"", "m", "-1m", "12x", "1.m", "1 m", "1E", "1ib", ".5g"}) {
     EXPECT_FALSE(parse_byte_quantity(text)) << text;
   }
+  // Kubernetes suffixes are case-exact in the spec; the docker CLI takes any case.
+  ByteQuantityForm spec{.allow_byte_suffix = false};
+  EXPECT_FALSE(parse_byte_quantity("1mi", spec));
+  EXPECT_FALSE(parse_byte_quantity("1MI", spec));
+  EXPECT_EQ(parse_byte_quantity("1MI").value(), 1u << 20);
   auto huge = parse_byte_quantity("9Ei");
   ASSERT_FALSE(huge);
   EXPECT_EQ(huge.error().message, "\"9Ei\" is too large (at most 8 EiB)");

@@ -261,8 +261,13 @@ class FieldReader {
   // Reports every key that no field claimed.
   void finish() {
     if (!ok_) return;
+    std::set<std::string> seen;
     for (const auto& entry : node_) {
       std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string("?");
+      if (!seen.insert(key).second) {
+        c_.note(entry.first, child(key), "duplicate key");
+        continue;
+      }
       if (known_.contains(key)) continue;
       std::string message = "unknown field";
       if (auto near = nearest(key)) message += fmt::format(" (did you mean \"{}\"?)", *near);
@@ -354,6 +359,10 @@ void read_value(Context& c, const YAML::Node& n, const std::string& p,
   out.clear();
   for (const auto& entry : n) {
     std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+    if (out.contains(key)) {
+      c.note(entry.first, fmt::format("{}.{}", p, key), "duplicate key");
+      continue;
+    }
     T value{};
     std::string path = fmt::format("{}.{}", p, key);
     c.lines[path] = Context::line_of(entry.first);

@@ -22,12 +22,8 @@ using Duration = std::chrono::nanoseconds;
 // ---- enums (YAML spellings in comments; to_string() gives them back) ----
 
 enum class ResourceType { kService, kJob, kCron };  // service | job | cron
-enum class PullPolicy {
-  kAlways,
-  kNewer,
-  kIfNotPresent,
-  kNever
-};  // always | newer | if_not_present | never
+// always | newer | if_not_present | never
+enum class PullPolicy { kAlways, kNewer, kIfNotPresent, kNever };
 enum class SourcePolicy { kLocalFirst, kS3First, kRemoteOnly, kLocalOnly };  // local_first | …
 enum class EndpointProtocol { kHttp, kHttps, kTcp, kUdp, kWebsocket };
 enum class ExposeType { kPublic, kInternal };  // public | internal
@@ -37,12 +33,8 @@ enum class DependencyCondition { kStarted, kHealthy, kReady };
 enum class TimeoutAction { kFail, kWarn, kContinue };  // depends.on_timeout, init step on_failure
 enum class InitFailureAction { kFail, kRestart, kBackoff };
 enum class PanicAction { kRestart, kShutdown, kIsolate };
-enum class RestartPolicyKind {
-  kNo,
-  kAlways,
-  kUnlessStopped,
-  kOnFailure
-};                                                  // no | always | unless_stopped | on_failure
+// no | always | unless_stopped | on_failure
+enum class RestartPolicyKind { kNo, kAlways, kUnlessStopped, kOnFailure };
 enum class Isolation { kAuto, kProcess, kHyperv };  // Windows only
 enum class NodeMode { kShared, kDedicated, kExclusive };
 enum class AffinityKind { kSpread, kPack, kPin };
@@ -132,8 +124,8 @@ struct GpuSpec {
 // `resources`. Sizes stay as written ("512Mi"); core/quantity.h turns them into bytes.
 struct ResourcesSpec {
   std::optional<double> cpu;  // cores, > 0
-  std::optional<std::string>
-      memory;  // <positive int><Ki|Mi|Gi|Ti> upstream; we also take 512m, 1g, bytes
+  // <positive int><Ki|Mi|Gi|Ti> upstream; we also take 512m, 1g, plain bytes (docs/spec.md)
+  std::optional<std::string> memory;
   std::optional<GpuSpec> gpu;
   std::optional<std::int64_t> pids_limit;
   std::optional<std::string> cpuset;  // "0-1,3"
@@ -292,8 +284,8 @@ struct CommandCheck {
   std::string command;  // run with `sh -c` inside the container
   bool operator==(const CommandCheck&) const = default;
 };
-using HealthCheck =
-    std::variant<TcpCheck, HttpCheck, CommandCheck>;  // tag `type`: tcp|http|command
+// Tagged by `type`: tcp | http | command.
+using HealthCheck = std::variant<TcpCheck, HttpCheck, CommandCheck>;
 
 struct HealthSpec {
   std::optional<Duration> start_grace = std::chrono::seconds(5);
@@ -374,8 +366,9 @@ struct S3Storage {
   std::optional<std::string> credentials;
   bool operator==(const S3Storage&) const = default;
 };
-using StorageSpec = std::variant<BindStorage, NamedStorage, AnonymousStorage, TmpfsStorage,
-                                 S3Storage>;  // tag `type`
+// Tagged by `type`: bind | named | anonymous | tmpfs | s3.
+using StorageSpec =
+    std::variant<BindStorage, NamedStorage, AnonymousStorage, TmpfsStorage, S3Storage>;
 
 struct PortMapping {
   std::optional<std::uint16_t> host_port;  // unset or 0 = ephemeral
