@@ -4,13 +4,16 @@
 // Covered: a demo-like spec (web ×2 with an http check and an endpoint, a worker that waits for
 // web to be healthy and calls it by service name through the endpoint proxy), a killed replica
 // process restarted and counted, a failing health check restarted, an invalid spec that starts
-// nothing and lists all its errors, and SIGINT leaving no container, mount or cgroup behind.
+// nothing and lists all its errors, SIGINT leaving no container, mount or cgroup behind, scale /
+// redeploy / down through the owner's control socket, and a rolling update that never fails a
+// request through the endpoint.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -313,6 +316,74 @@ services:
   agent_pid_ = -1;
   ASSERT_TRUE(ended);
   EXPECT_EQ(ended->exit_code, 0) << deploy_log();
+  expect_nothing_left();
+}
+
+// A rolling update (a second deploy with a changed env) while a client polls the endpoint: every
+// request is answered, old replicas are replaced by new numbers.
+TEST_F(DeployTest, RollingUpdateKeepsTheEndpointServing) {
+  const int port = random_int(30001, 40000);
+  const std::string spec = R"(version: v1
+deployment: rolling
+services:
+  web:
+    image: {{ name: "{0}" }}
+    command:
+      entrypoint: [/bin/busybox, sh, -c]
+      args: ["mkdir -p /www && echo generation {2} > /www/index.html && exec /bin/busybox httpd -f -p 8080 -h /www"]
+    env: {{ GENERATION: "{2}" }}
+    endpoints: [ {{ name: http, protocol: http, port: {1}, target_port: 8080 }} ]
+    scale: {{ mode: fixed, replicas: 2 }}
+    health:
+      interval: 300ms
+      timeout: 1s
+      retries: 1
+      check: {{ type: http, url: "http://localhost:8080/", expect_status: 200 }}
+)";
+  start_deploy(fmt::format(fmt::runtime(spec), image_, port, 1));
+  ASSERT_TRUE(wait_for("web", 1, serving));
+  ASSERT_TRUE(wait_for("web", 2, serving));
+
+  // The client runs on a thread of this test's network namespace (threads inherit it).
+  std::atomic<bool> polling{true};
+  std::atomic<int> answered{0};
+  std::atomic<int> failed{0};
+  std::string last_failure;
+  std::thread client([&] {
+    while (polling) {
+      auto body = http_get("127.0.0.1", static_cast<std::uint16_t>(port),
+                           std::chrono::milliseconds(0));
+      if (body && body->find("generation") != std::string::npos) {
+        ++answered;
+      } else {
+        ++failed;
+        last_failure = body ? "body: " + *body : body.error().message;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+
+  const fs::path changed = dir_.path() / "changed.yaml";
+  ASSERT_TRUE(atomic_write_file(changed, fmt::format(fmt::runtime(spec), image_, port, 2)));
+  auto redeploy = agent({"deploy", changed.string()});
+  EXPECT_EQ(redeploy.exit_code, 0) << redeploy.err;
+  // Replacements take new numbers (3, 4); the old ones go.
+  EXPECT_TRUE(wait_for("web", 4, serving, seconds(90)));
+  const auto end = std::chrono::steady_clock::now() + seconds(60);
+  while ((replica("web", 1) || replica("web", 2)) && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  polling = false;
+  client.join();
+  EXPECT_FALSE(replica("web", 1));
+  EXPECT_FALSE(replica("web", 2));
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_EQ(failed.load(), 0) << "last failure: " << last_failure << "\n" << deploy_log();
+  auto page = http_get("127.0.0.1", static_cast<std::uint16_t>(port));
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_NE(page->find("generation 2"), std::string::npos) << *page;
+
+  EXPECT_EQ(stop_deploy(), 0) << deploy_log();
   expect_nothing_left();
 }
 
