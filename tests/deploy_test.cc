@@ -7,8 +7,8 @@
 // nothing and lists all its errors, SIGINT leaving no container, mount or cgroup behind, scale /
 // redeploy / down through the owner's control socket, and a rolling update that never fails a
 // request through the endpoint.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,8 +64,7 @@ class DeployTest : public ::testing::Test {
       image_ = imported->record.name;
     }
     cgroup_parent_ = testing::unique_container_id("zlayer-deploytest");
-    const std::string subnet =
-        fmt::format("10.{}.{}.0/24", random_int(1, 254), random_int(0, 254));
+    const std::string subnet = fmt::format("10.{}.{}.0/24", random_int(1, 254), random_int(0, 254));
     env_ = {
         {"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
         {"ZLAYER_ROOT_DIR", paths_.root_dir.string()},
@@ -351,8 +350,8 @@ services:
   std::string last_failure;
   std::thread client([&] {
     while (polling) {
-      auto body = http_get("127.0.0.1", static_cast<std::uint16_t>(port),
-                           std::chrono::milliseconds(0));
+      auto body =
+          http_get("127.0.0.1", static_cast<std::uint16_t>(port), std::chrono::milliseconds(0));
       if (body && body->find("generation") != std::string::npos) {
         ++answered;
       } else {

@@ -5,14 +5,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 namespace zlayer::agent {
 namespace {
@@ -113,8 +112,7 @@ Result<std::unique_ptr<EndpointProxy>> EndpointProxy::open(std::string name,
   return proxy;
 }
 
-EndpointProxy::EndpointProxy(std::string name, UniqueFd listener, UniqueFd wake,
-                             std::uint16_t port)
+EndpointProxy::EndpointProxy(std::string name, UniqueFd listener, UniqueFd wake, std::uint16_t port)
     : name_(std::move(name)), listener_(std::move(listener)), wake_(std::move(wake)), port_(port) {}
 
 EndpointProxy::~EndpointProxy() {
@@ -169,8 +167,7 @@ UniqueFd EndpointProxy::connect_backend() {
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const Backend& b = candidates[(start + i) % candidates.size()];
     if (auto fd = connect_to(b); fd.valid()) return fd;
-    spdlog::debug("endpoint {}: backend {}:{} refused; trying the next", name_, b.address,
-                     b.port);
+    spdlog::debug("endpoint {}: backend {}:{} refused; trying the next", name_, b.address, b.port);
   }
   return {};
 }

@@ -119,7 +119,6 @@ std::optional<spec::DeploymentSpec> load_checked(const std::string& file) {
   return std::move(report.spec);
 }
 
-
 // The supervision timings from the environment, so end-to-end tests (and impatient demos) run in
 // seconds: each ZLAYER_SUPERVISION_<NAME> is a Go duration ("200ms", "1s").
 // Errors: kInvalidArgument naming the variable and its value.
@@ -255,7 +254,7 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
     }
     // Someone owns it: a redeploy goes to the owner, which rolls out what changed.
     ZLAYER_CHECK(agent::control_request(control_socket(paths, spec.deployment),
-                                 {{"op", "deploy"}, {"spec", spec_text}}, kControlTimeout));
+                                        {{"op", "deploy"}, {"spec", spec_text}}, kControlTimeout));
     std::printf("deployment %s: handed to its running owner (rolling update of what changed)\n",
                 spec.deployment.c_str());
     return 0;
@@ -277,7 +276,8 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   agent::ServiceManagerOptions options;
   options.supervision = supervision;
   // WASM modules run in this process on the wasm backend (thread-safe, one for all workers).
-  ZLAYER_TRY(wasm_runtime, wasm::WasmRuntime::open(runtime::WasmConfig{.paths = paths}, &image_store));
+  ZLAYER_TRY(wasm_runtime,
+             wasm::WasmRuntime::open(runtime::WasmConfig{.paths = paths}, &image_store));
   options.resolve_runtime = [&image_store, &linux_runtime, &wasm_runtime](
                                 const spec::ServiceSpec& service) -> Result<agent::RuntimeBinding> {
     ZLAYER_TRY(backend, wasm::backend_for_image(image_store, service.image.name));
@@ -329,8 +329,8 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
     // Endpoints listen on every host address (the bridge gateway included) before anything
     // starts, so a port in use fails the deploy with nothing started.
     const char* bind = std::getenv("ZLAYER_ENDPOINT_ADDRESS");
-    ZLAYER_TRY(endpoints, agent::EndpointPublisher::open(spec, manager,
-                                                         bind != nullptr && *bind ? bind : "0.0.0.0"));
+    ZLAYER_TRY(endpoints, agent::EndpointPublisher::open(
+                              spec, manager, bind != nullptr && *bind ? bind : "0.0.0.0"));
     recorder.add_sink(endpoints.get());
     DeployStatus status(loop, manager, stdout, ::isatty(STDOUT_FILENO) == 1);
     recorder.add_sink(&status);
@@ -359,20 +359,19 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
     }).detach();
 
     // The control socket: requests run on the loop; the server thread waits for the answer.
-    ZLAYER_TRY(control,
-               agent::ControlServer::open(
-                   control_socket(paths, spec.deployment),
-                   [&loop, &manager](const nlohmann::json& request) -> nlohmann::json {
-                     auto answer = std::make_shared<std::promise<nlohmann::json>>();
-                     auto future = answer->get_future();
-                     loop.post([&, request, answer] {
-                       answer->set_value(handle_control(request, manager, loop));
-                     });
-                     if (future.wait_for(kControlTimeout) != std::future_status::ready) {
-                       return {{"ok", false}, {"error", "the deployment is stopping"}};
-                     }
-                     return future.get();
-                   }));
+    ZLAYER_TRY(control, agent::ControlServer::open(
+                            control_socket(paths, spec.deployment),
+                            [&loop, &manager](const nlohmann::json& request) -> nlohmann::json {
+                              auto answer = std::make_shared<std::promise<nlohmann::json>>();
+                              auto future = answer->get_future();
+                              loop.post([&, request, answer] {
+                                answer->set_value(handle_control(request, manager, loop));
+                              });
+                              if (future.wait_for(kControlTimeout) != std::future_status::ready) {
+                                return {{"ok", false}, {"error", "the deployment is stopping"}};
+                              }
+                              return future.get();
+                            }));
 
     loop.post([&] {
       if (auto deployed = manager.deploy(spec, spec_text); !deployed) {
@@ -418,7 +417,8 @@ int run_deploy(const DeployArgs& args) {
 // the deployment's lock (its replicas are gone by then).
 int run_down(const std::string& name) {
   const Paths paths = Paths::from_env();
-  auto sent = agent::control_request(control_socket(paths, name), {{"op", "down"}}, kControlTimeout);
+  auto sent =
+      agent::control_request(control_socket(paths, name), {{"op", "down"}}, kControlTimeout);
   if (!sent) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
   auto released = FileLock::acquire(deployment_lock(paths, name));
   if (!released) return fail(released.error());
@@ -428,9 +428,9 @@ int run_down(const std::string& name) {
 
 int run_scale(const std::string& name, const std::string& service, std::uint32_t replicas) {
   const Paths paths = Paths::from_env();
-  auto sent = agent::control_request(control_socket(paths, name),
-                              {{"op", "scale"}, {"service", service}, {"replicas", replicas}},
-                              kControlTimeout);
+  auto sent = agent::control_request(
+      control_socket(paths, name), {{"op", "scale"}, {"service", service}, {"replicas", replicas}},
+      kControlTimeout);
   if (!sent) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
   std::printf("deployment %s: %s scaling to %u\n", name.c_str(), service.c_str(), replicas);
   return 0;

@@ -17,8 +17,8 @@ Result<Runtime*> PerThreadRuntime::local() {
 }
 
 // Each call forwards to this thread's instance.
-#define ZLAYER_FORWARD(call)    \
-  ZLAYER_TRY(rt, local());      \
+#define ZLAYER_FORWARD(call) \
+  ZLAYER_TRY(rt, local());   \
   return rt->call
 
 Status PerThreadRuntime::pull_image(std::string_view ref) { ZLAYER_FORWARD(pull_image(ref)); }
