@@ -27,6 +27,7 @@
 #include "runtime/linux/net_test_support.h"
 #include "state/state_db.h"
 #include "support/busybox_store.h"
+#include "support/oci_bundle.h"
 #include "support/oci_runtime.h"
 #include "support/temp_dir.h"
 
@@ -87,6 +88,8 @@ class DeployTest : public ::testing::Test {
       ::kill(agent_pid_, SIGINT);
       (void)wait_process(agent_pid_);
     }
+    // The backend leaves the (empty) parent cgroup; it is this test's own.
+    if (!cgroup_parent_.empty()) EXPECT_TRUE(testing::remove_cgroup_dirs(cgroup_parent_));
   }
 
   // Starts `deploy FILE` with `yaml`; its output goes to dir/deploy.log.
