@@ -89,7 +89,10 @@ class DeployTest : public ::testing::Test {
       (void)wait_process(agent_pid_);
     }
     // The backend leaves the (empty) parent cgroup; it is this test's own.
-    if (!cgroup_parent_.empty()) EXPECT_TRUE(testing::remove_cgroup_dirs(cgroup_parent_));
+    if (!cgroup_parent_.empty()) {
+      auto removed = testing::remove_cgroup_dirs(cgroup_parent_);
+      EXPECT_TRUE(removed) << removed.error().message;
+    }
   }
 
   // Starts `deploy FILE` with `yaml`; its output goes to dir/deploy.log.
