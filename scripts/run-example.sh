@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 ZLAYER_TARGET=zlayer-agent bash scripts/build.sh  # the tests are built by scripts/test.sh
-bash examples/pull-example.sh
+bash examples/demo.sh

@@ -1,12 +1,40 @@
 // `deploy [--dry-run] FILE`: load and validate a deployment spec; with --dry-run print the plan
-// (or every problem) and stop. The running deploy (ServiceManager, supervision) plugs in at
-// run_deploy() below.
-#include <cstdio>
+// (or every problem) and stop. Without it, run the deployment in the foreground like
+// `docker compose up`: pull the images, start the ServiceManager on this thread's event loop,
+// show the status, and on SIGINT/SIGTERM stop and remove every replica in reverse dependency
+// order before exiting.
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "agent/control_socket.h"
+#include "agent/endpoint_publisher.h"
+#include "agent/event_loop.h"
+#include "agent/prober.h"
+#include "agent/recorder.h"
+#include "agent/service_manager.h"
 #include "cli/commands.h"
+#include "cli/deploy_status.h"
+#include "core/clock.h"
 #include "core/fs.h"
+#include "core/paths.h"
+#include "core/time_format.h"
+#include "image/image_service.h"
+#include "runtime/per_thread_runtime.h"
 #include "spec/parse.h"
 #include "spec/plan.h"
+#include "spec/secret_store.h"
+#include "state/state_db.h"
+#include "wasm/backend_for_image.h"
+#include "wasm/wasm_runtime.h"
 
 namespace zlayer::cli {
 namespace {
@@ -91,6 +119,284 @@ std::optional<spec::DeploymentSpec> load_checked(const std::string& file) {
   return std::move(report.spec);
 }
 
+// The supervision timings from the environment, so end-to-end tests (and impatient demos) run in
+// seconds: each ZLAYER_SUPERVISION_<NAME> is a Go duration ("200ms", "1s").
+// Errors: kInvalidArgument naming the variable and its value.
+Result<agent::SupervisionConfig> supervision_config_from_env() {
+  agent::SupervisionConfig config;
+  const std::pair<const char*, Clock::Duration*> knobs[] = {
+      {"ZLAYER_SUPERVISION_RESTART_BACKOFF", &config.restart_backoff_initial},
+      {"ZLAYER_SUPERVISION_RESTART_BACKOFF_MAX", &config.restart_backoff_max},
+      {"ZLAYER_SUPERVISION_BACKOFF_RESET_AFTER", &config.backoff_reset_after},
+      {"ZLAYER_SUPERVISION_EXIT_POLL_INTERVAL", &config.exit_poll_interval},
+      {"ZLAYER_SUPERVISION_HEALTH_INTERVAL", &config.health_interval},
+      {"ZLAYER_SUPERVISION_HEALTH_TIMEOUT", &config.health_timeout},
+      {"ZLAYER_SUPERVISION_INIT_BACKOFF", &config.init_backoff_initial},
+      {"ZLAYER_SUPERVISION_INIT_BACKOFF_MAX", &config.init_backoff_max},
+      {"ZLAYER_SUPERVISION_INIT_POLL_INTERVAL", &config.init_poll_interval},
+      {"ZLAYER_SUPERVISION_STOP_GRACE", &config.stop_grace},
+  };
+  for (const auto& [name, field] : knobs) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') continue;
+    auto parsed = parse_duration(value);
+    if (!parsed) {
+      return errorf(Errc::kInvalidArgument, "{}=\"{}\": not a duration like 500ms or 2s", name,
+                    value);
+    }
+    *field = *parsed;
+  }
+  return config;
+}
+
+// Pulls every image the spec names that is not in the store yet, before anything starts (as
+// compose does): the backend of a service is chosen from its pulled image, and a missing image
+// fails the deploy with nothing started. Errors: the pull's, naming the image.
+Status pull_images(image::ImageService& images, const spec::DeploymentSpec& spec) {
+  std::set<std::string> seen;
+  for (const auto& [name, service] : spec.services) {
+    const std::string& ref = service.image.name;
+    if (!seen.insert(ref).second) continue;
+    if (images.inspect(ref)) continue;
+    std::fprintf(stderr, "pulling %s (service %s)\n", ref.c_str(), name.c_str());
+    ZLAYER_TRY(parsed, image::Reference::parse(ref));
+    auto pulled = images.pull(parsed);
+    if (!pulled) return tl::unexpected(pulled.error().wrap(fmt::format("service {}", name)));
+  }
+  return {};
+}
+
+// Signals that end the foreground deploy. They are blocked in every thread (set before any
+// thread starts) and taken by one sigwait() thread, which asks the loop to shut down.
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  return set;
+}
+
+// The first host address of an IPv4 CIDR: the bridge's gateway (host-local IPAM with isGateway),
+// where containers reach the agent's endpoint proxies. Errors: kInvalidArgument.
+Result<std::string> bridge_gateway(const std::string& subnet) {
+  const std::string base = subnet.substr(0, subnet.find('/'));
+  in_addr addr{};
+  if (::inet_pton(AF_INET, base.c_str(), &addr) != 1) {
+    return errorf(Errc::kInvalidArgument, "bridge subnet \"{}\" is not an IPv4 CIDR", subnet);
+  }
+  addr.s_addr = htonl(ntohl(addr.s_addr) + 1);
+  char text[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &addr, text, sizeof(text));
+  return std::string(text);
+}
+
+// How long a control request may wait for the owner's loop.
+constexpr std::chrono::seconds kControlTimeout{60};
+
+std::filesystem::path deployment_lock(const Paths& paths, const std::string& name) {
+  return paths.runtime_dir / "deployments" / (name + ".lock");
+}
+std::filesystem::path control_socket(const Paths& paths, const std::string& name) {
+  return paths.runtime_dir / "deployments" / (name + ".sock");
+}
+
+// A control request, carried out on the loop thread: "down", "scale", "deploy" (docs/cli.md).
+nlohmann::json handle_control(const nlohmann::json& request, agent::ServiceManager& manager,
+                              agent::EventLoop& loop) {
+  const auto fail = [](const std::string& message) {
+    return nlohmann::json{{"ok", false}, {"error", message}};
+  };
+  const std::string op = request.value("op", std::string());
+  if (op == "down") {
+    manager.shutdown([&loop] { loop.stop(); });
+    return {{"ok", true}};
+  }
+  if (op == "scale") {
+    const std::string service = request.value("service", std::string());
+    const auto replicas = request.value("replicas", std::int64_t{-1});
+    if (replicas < 0) return fail("scale needs replicas >= 0");
+    auto scaled = manager.scale(service, static_cast<std::uint32_t>(replicas));
+    if (!scaled) return fail(scaled.error().message);
+    return {{"ok", true}};
+  }
+  if (op == "deploy") {
+    const std::string text = request.value("spec", std::string());
+    spec::SpecReport report = spec::check_spec(text);
+    if (!report.ok()) {
+      std::string message = "invalid deployment spec; nothing changed:";
+      for (const auto& d : report.errors) message += "\n  " + d.str();
+      return fail(message);
+    }
+    auto deployed = manager.deploy(*report.spec, text);
+    if (!deployed) return fail(deployed.error().message);
+    return {{"ok", true}};
+  }
+  return fail(fmt::format("unknown control request \"{}\"", op));
+}
+
+// What the signal thread may touch: the loop, while it exists.
+struct SignalTarget {
+  std::mutex mutex;
+  agent::EventLoop* loop = nullptr;
+  std::function<void(int)> on_signal;  // runs on the loop thread
+};
+
+Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& spec_text) {
+  ZLAYER_TRY(supervision, supervision_config_from_env());
+  runtime::linux::LinuxConfig linux = linux_config();
+  const Paths paths = linux.paths;
+
+  // One owner per deployment (docs/design.md §5): a second foreground deploy of the same name
+  // would fight over the same replicas.
+  auto owner_lock = FileLock::try_acquire(deployment_lock(paths, spec.deployment));
+  if (!owner_lock) {
+    if (owner_lock.error().code != Errc::kUnavailable) {
+      return tl::unexpected(owner_lock.error());
+    }
+    // Someone owns it: a redeploy goes to the owner, which rolls out what changed.
+    ZLAYER_CHECK(agent::control_request(control_socket(paths, spec.deployment),
+                                        {{"op", "deploy"}, {"spec", spec_text}}, kControlTimeout));
+    std::printf("deployment %s: handed to its running owner (rolling update of what changed)\n",
+                spec.deployment.c_str());
+    return 0;
+  }
+
+  ZLAYER_TRY(images, image::ImageService::open(paths, image::RegistryOptions::default_options()));
+  ZLAYER_CHECK(pull_images(*images, spec));
+
+  // LinuxRuntime is one per thread; the manager's workers each get their own.
+  image::ImageService& image_store = *images;
+  runtime::PerThreadRuntime linux_runtime(
+      [linux, &image_store]() -> Result<std::unique_ptr<runtime::Runtime>> {
+        ZLAYER_TRY(rt, runtime::linux::LinuxRuntime::open(linux, image_store));
+        return std::unique_ptr<runtime::Runtime>(std::move(rt));
+      });
+  // Fail before starting anything when the backend cannot run here (no OCI runtime, …).
+  ZLAYER_CHECK(linux_runtime.list_containers());
+
+  agent::ServiceManagerOptions options;
+  options.supervision = supervision;
+  // WASM modules run in this process on the wasm backend (thread-safe, one for all workers).
+  ZLAYER_TRY(wasm_runtime,
+             wasm::WasmRuntime::open(runtime::WasmConfig{.paths = paths}, &image_store));
+  options.resolve_runtime = [&image_store, &linux_runtime, &wasm_runtime](
+                                const spec::ServiceSpec& service) -> Result<agent::RuntimeBinding> {
+    ZLAYER_TRY(backend, wasm::backend_for_image(image_store, service.image.name));
+    if (backend == wasm::ImageBackend::kWasm) {
+      return agent::RuntimeBinding{wasm_runtime.get(), "wasm"};
+    }
+    return agent::RuntimeBinding{&linux_runtime, "linux"};
+  };
+  spec::SecretStore secrets(paths.root_dir);
+  auto spec_builder = agent::spec_config_builder(
+      [&image_store](const std::string& ref) -> Result<image::ImageConfig> {
+        ZLAYER_TRY(details, image_store.inspect(ref));
+        return details.config;
+      },
+      &secrets);
+  // Inside containers on the bridge, `web` and `web.service` name the gateway, where the
+  // endpoint proxies listen too (docs/design.md "Endpoints").
+  ZLAYER_TRY(gateway, bridge_gateway(linux.network.subnet));
+  const std::vector<std::string> service_hosts = agent::service_host_entries(spec, gateway);
+  options.build_config = [spec_builder, service_hosts](
+                             const std::string& deployment, const std::string& service,
+                             const spec::ServiceSpec& service_spec,
+                             const ContainerId& id) -> Result<runtime::ContainerConfig> {
+    ZLAYER_TRY(config, spec_builder(deployment, service, service_spec, id));
+    if (config.network.mode == runtime::NetworkMode::kBridge) {
+      config.extra_hosts.insert(config.extra_hosts.end(), service_hosts.begin(),
+                                service_hosts.end());
+    }
+    return config;
+  };
+  agent::NetworkProber prober;
+  options.prober = &prober;
+
+  ZLAYER_TRY(db, state::StateDb::open(paths.state_db()));
+  SystemClock clock;
+  agent::Recorder recorder(&db, clock);
+
+  // Signals are blocked before the first thread starts, so only the signal thread takes them.
+  const sigset_t signals = stop_signals();
+  if (int err = pthread_sigmask(SIG_BLOCK, &signals, nullptr); err != 0) {
+    return sys_error("blocking SIGINT/SIGTERM for the deploy", err);
+  }
+  int exit_code = 0;
+  {
+    auto pool =
+        std::make_unique<agent::ThreadPool>(std::max(4U, std::thread::hardware_concurrency()));
+    agent::EventLoop loop(clock, *pool);
+    agent::ServiceManager manager(loop, recorder, options);
+    // Endpoints listen on every host address (the bridge gateway included) before anything
+    // starts, so a port in use fails the deploy with nothing started.
+    const char* bind = std::getenv("ZLAYER_ENDPOINT_ADDRESS");
+    ZLAYER_TRY(endpoints, agent::EndpointPublisher::open(
+                              spec, manager, bind != nullptr && *bind ? bind : "0.0.0.0"));
+    recorder.add_sink(endpoints.get());
+    DeployStatus status(loop, manager, stdout, ::isatty(STDOUT_FILENO) == 1);
+    recorder.add_sink(&status);
+
+    auto target = std::make_shared<SignalTarget>();
+    target->loop = &loop;
+    target->on_signal = [&](int sig) {
+      if (manager.shutting_down()) {
+        std::fprintf(stderr, "zlayer-agent: %s again; still stopping deployment %s\n",
+                     strsignal(sig), spec.deployment.c_str());
+        return;
+      }
+      std::fprintf(stderr, "zlayer-agent: %s: stopping deployment %s\n", strsignal(sig),
+                   spec.deployment.c_str());
+      manager.shutdown([&loop] { loop.stop(); });
+    };
+    // Detached: it may sit in sigwait() until the process exits; it reaches the loop only
+    // through `target`, which is cleared before the loop goes away.
+    std::thread([target, signals] {
+      int sig = 0;
+      while (sigwait(&signals, &sig) == 0) {
+        std::lock_guard lock(target->mutex);
+        if (target->loop == nullptr) return;
+        target->loop->post([target, sig] { target->on_signal(sig); });
+      }
+    }).detach();
+
+    // The control socket: requests run on the loop; the server thread waits for the answer.
+    ZLAYER_TRY(control, agent::ControlServer::open(
+                            control_socket(paths, spec.deployment),
+                            [&loop, &manager](const nlohmann::json& request) -> nlohmann::json {
+                              auto answer = std::make_shared<std::promise<nlohmann::json>>();
+                              auto future = answer->get_future();
+                              loop.post([&, request, answer] {
+                                answer->set_value(handle_control(request, manager, loop));
+                              });
+                              if (future.wait_for(kControlTimeout) != std::future_status::ready) {
+                                return {{"ok", false}, {"error", "the deployment is stopping"}};
+                              }
+                              return future.get();
+                            }));
+
+    loop.post([&] {
+      if (auto deployed = manager.deploy(spec, spec_text); !deployed) {
+        std::fprintf(stderr, "zlayer-agent: %s\n", deployed.error().message.c_str());
+        exit_code = 1;
+        manager.shutdown([&loop] { loop.stop(); });
+      }
+    });
+    loop.run();
+    control.reset();
+    // Work still in flight (a probe) finishes and posts into the loop, which no longer runs;
+    // the pool goes first so nothing posts into a destroyed loop.
+    pool.reset();
+    status.redraw();
+    recorder.remove_sink(&status);
+    recorder.remove_sink(endpoints.get());
+    {
+      std::lock_guard lock(target->mutex);
+      target->loop = nullptr;
+    }
+  }
+  std::fprintf(stderr, "deployment %s stopped; every replica removed\n", spec.deployment.c_str());
+  return exit_code;
+}
+
 int run_deploy(const DeployArgs& args) {
   auto spec = load_checked(args.file);
   if (!spec) return 1;
@@ -100,14 +406,57 @@ int run_deploy(const DeployArgs& args) {
     print_plan(*plan);
     return 0;
   }
-  // TODO(issue 5): the ServiceManager brings the plan up here (foreground, like compose up).
-  std::fprintf(stderr, "zlayer-agent: deploy without --dry-run is not available yet\n");
-  return 1;
+  auto text = read_file(args.file);
+  if (!text) return fail(text.error());
+  auto code = run_foreground(*spec, *text);
+  if (!code) return fail(code.error());
+  return *code;
+}
+
+// `down NAME`: asks the owner to stop and remove everything, then waits until it has let go of
+// the deployment's lock (its replicas are gone by then).
+int run_down(const std::string& name) {
+  const Paths paths = Paths::from_env();
+  auto sent =
+      agent::control_request(control_socket(paths, name), {{"op", "down"}}, kControlTimeout);
+  if (!sent) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
+  auto released = FileLock::acquire(deployment_lock(paths, name));
+  if (!released) return fail(released.error());
+  std::printf("deployment %s down\n", name.c_str());
+  return 0;
+}
+
+int run_scale(const std::string& name, const std::string& service, std::uint32_t replicas) {
+  const Paths paths = Paths::from_env();
+  auto sent = agent::control_request(
+      control_socket(paths, name), {{"op", "scale"}, {"service", service}, {"replicas", replicas}},
+      kControlTimeout);
+  if (!sent) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
+  std::printf("deployment %s: %s scaling to %u\n", name.c_str(), service.c_str(), replicas);
+  return 0;
 }
 
 }  // namespace
 
 void register_deploy_commands(CLI::App& app, Commands& commands) {
+  {
+    auto* down = app.add_subcommand("down", "Stop and remove a deployment run by `deploy`");
+    auto name = std::make_shared<std::string>();
+    down->add_option("NAME", *name, "deployment name")->required();
+    down->callback([=, &commands] { commands.selected = [=] { return run_down(*name); }; });
+  }
+  {
+    auto* scale = app.add_subcommand("scale", "Set the replica count of a service of a deployment");
+    auto name = std::make_shared<std::string>();
+    auto service = std::make_shared<std::string>();
+    auto replicas = std::make_shared<std::uint32_t>(0);
+    scale->add_option("NAME", *name, "deployment name")->required();
+    scale->add_option("SERVICE", *service, "service name")->required();
+    scale->add_option("N", *replicas, "replicas")->required();
+    scale->callback([=, &commands] {
+      commands.selected = [=] { return run_scale(*name, *service, *replicas); };
+    });
+  }
   auto* cmd =
       app.add_subcommand("deploy", "Deploy a spec file (--dry-run: validate and print the plan)");
   auto args = std::make_shared<DeployArgs>();

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "runtime/linux/linux_runtime.h"
 
 namespace zlayer::cli {
 
@@ -36,5 +37,10 @@ void register_inspect(CLI::App& app, Commands& commands);
 void register_stats(CLI::App& app, Commands& commands);
 void register_info(CLI::App& app, Commands& commands);
 void register_wait(CLI::App& app, Commands& commands);
+
+// The linux backend's configuration from the environment (until there is a configuration file):
+// ZLAYER_ROOT_DIR/ZLAYER_RUNTIME_DIR (Paths::from_env), ZLAYER_OCI_RUNTIME, ZLAYER_CGROUP_PARENT,
+// ZLAYER_BRIDGE_NAME, ZLAYER_BRIDGE_SUBNET, ZLAYER_CNI_NETWORK, ZLAYER_CNI_PLUGIN_DIR (docs/cli.md).
+runtime::linux::LinuxConfig linux_config();
 
 }  // namespace zlayer::cli
