@@ -411,32 +411,6 @@ int with_any_container(const std::string& text,
 
 }  // namespace
 
-LinuxConfig linux_config() {
-  LinuxConfig config{.paths = Paths::from_env()};
-  // Forcing crun/runc/youki (or a path) until the agent has a configuration file.
-  if (const char* forced = std::getenv("ZLAYER_OCI_RUNTIME"); forced && *forced) {
-    config.oci_runtime = forced;
-  }
-  // Tests give each agent its own cgroup parent, so nothing they leave can collide.
-  if (const char* parent = std::getenv("ZLAYER_CGROUP_PARENT"); parent && *parent) {
-    config.cgroup_parent = parent;
-  }
-  // The bridge network, until there is a configuration file (docs/cli.md). Tests and agents
-  // that run side by side set their own; the IPAM directory follows ZLAYER_RUNTIME_DIR.
-  const std::pair<const char*, std::string*> network_env[] = {
-      {"ZLAYER_BRIDGE_NAME", &config.network.bridge_name},
-      {"ZLAYER_BRIDGE_SUBNET", &config.network.subnet},
-      {"ZLAYER_CNI_NETWORK", &config.network.network_name},
-  };
-  for (const auto& [name, field] : network_env) {
-    if (const char* value = std::getenv(name); value && *value) *field = value;
-  }
-  if (const char* dir = std::getenv("ZLAYER_CNI_PLUGIN_DIR"); dir && *dir) {
-    config.network.cni_bin_dir = dir;
-  }
-  return config;
-}
-
 void register_run_commands(CLI::App& app, Commands& commands) {
   {
     auto* cmd = app.add_subcommand("run", "Run a command in a new container (foreground)");

@@ -41,6 +41,7 @@ void register_wait(CLI::App& app, Commands& commands);
 // The linux backend's configuration from the environment (until there is a configuration file):
 // ZLAYER_ROOT_DIR/ZLAYER_RUNTIME_DIR (Paths::from_env), ZLAYER_OCI_RUNTIME, ZLAYER_CGROUP_PARENT,
 // ZLAYER_BRIDGE_NAME, ZLAYER_BRIDGE_SUBNET, ZLAYER_CNI_NETWORK, ZLAYER_CNI_PLUGIN_DIR (docs/cli.md).
+// Defined in container_cli.cc.
 runtime::linux::LinuxConfig linux_config();
 
 }  // namespace zlayer::cli
