@@ -66,7 +66,8 @@ in_ns ip link set lo up
 
 export ZLAYER_ROOT_DIR=$state/root ZLAYER_RUNTIME_DIR=$state/run ZLAYER_WASM_CACHE_DIR=$state/root/wasm
 export ZLAYER_OCI_RUNTIME=crun ZLAYER_CGROUP_PARENT=$cgroup_parent ZLAYER_CNI_NETWORK=zldbench
-export ZLAYER_BRIDGE_NAME=zldb$(printf '%06x' $((RANDOM * 32768 + RANDOM)))
+ZLAYER_BRIDGE_NAME=zldb$(printf '%06x' $(((RANDOM * 32768 + RANDOM) & 0xffffff)))
+export ZLAYER_BRIDGE_NAME
 # A /22: room for 1000 addresses, more than any size here.
 export ZLAYER_BRIDGE_SUBNET=10.$((RANDOM % 250 + 1)).$(((RANDOM % 60) * 4)).0/22
 export ZLAYER_SUPERVISION_STOP_GRACE=2s ZLAYER_SUPERVISION_RESTART_BACKOFF=1s
