@@ -240,6 +240,26 @@ TEST_P(AgentCliTest, KillInspectWaitAndForcedRemove) {
   expect_nothing_left();
 }
 
+// Docker never prunes the layers of an image a container still uses, tagged or not.
+TEST_P(AgentCliTest, ImagePruneKeepsTheLayersOfContainers) {
+  auto run = agent({"run", "--network", "none", "-d", "--name", "pinned", box_->image_ref(),
+                    "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto untag = agent({"image", "rm", "-f", box_->image_ref()});
+  EXPECT_EQ(untag.exit_code, 0) << untag.err;
+  auto prune = agent({"image", "prune"});
+  EXPECT_EQ(prune.exit_code, 0) << prune.err;
+  auto exec = agent({"exec", "pinned", "sh", "-c", "cat /etc/passwd >/dev/null && echo ok"});
+  EXPECT_EQ(exec.exit_code, 0) << exec.err;
+  EXPECT_EQ(exec.out, "ok\n");
+  EXPECT_EQ(agent({"rm", "-f", "pinned"}).exit_code, 0);
+  // Once the container is gone its layers are fair game.
+  auto after = agent({"image", "prune"});
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_THAT(after.out, HasSubstr("snapshot"));
+  expect_nothing_left();
+}
+
 // Volumes, limits, stats, info and JSON run on crun only: runc has the smoke subset (recovery,
 // kill/inspect/rm, bad inputs).
 class AgentCliCrunTest : public AgentCliTest {};

@@ -78,7 +78,14 @@ ConfigBuilder spec_config_builder(ImageConfigLookup image_config,
     ZLAYER_TRY(env, spec::resolve_env(spec::merged_env(spec, nullptr), resolver));
     ZLAYER_TRY(image, image_config(spec.image.name));
     spec::ContainerConfigInput input{deployment, service, &spec, nullptr, &env, std::move(image)};
-    return spec::to_container_config(input);
+    ZLAYER_TRY(config, spec::to_container_config(input));
+    // Secrets stay in the container's env, but inspect must never show them (docs/spec.md).
+    if (!env.secret_keys.empty()) {
+      std::string keys;
+      for (const auto& key : env.secret_keys) keys += (keys.empty() ? "" : ",") + key;
+      config.annotations[runtime::kSecretEnvAnnotation] = keys;
+    }
+    return config;
   };
 }
 

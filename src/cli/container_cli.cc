@@ -71,7 +71,12 @@ Result<ContainerId> resolve_container_id(std::string_view text,
        {std::pair<std::function<bool(const ContainerId&)>, std::string_view>{
             [&](const ContainerId& id) { return id.str() == text; }, "the id"},
         {[&](const ContainerId& id) { return id.service == text; }, "the name"},
-        {[&](const ContainerId& id) { return id.str().starts_with(text); }, "a prefix"}}) {
+        {[&](const ContainerId& id) {
+           // A prefix reaches past the whole name ("web-r"), so a removed name ("db") never
+           // falls through to another container whose name merely starts with it ("dbbackup").
+           return text.size() > id.service.size() && id.str().starts_with(text);
+         },
+         "a prefix"}}) {
     ZLAYER_TRY(found, pick(matches, how));
     if (found) return *found;
   }

@@ -37,7 +37,8 @@ struct Backend {
 Result<Backend> open_backend();
 
 // The container `text` names among `known`: a full id ("web-rep-2"), else a name (the service
-// part, "web", when exactly one replica has it), else a unique prefix of one full id.
+// part, "web", when exactly one replica has it), else a unique prefix of one full id
+// that is longer than that id's name ("web-r"; "db" never means "dbbackup-rep-1").
 // Errors: kNotFound ("no such container: X"); kInvalidArgument when a name or prefix matches
 // several containers (they are listed). Pure.
 Result<ContainerId> resolve_container_id(std::string_view text,

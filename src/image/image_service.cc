@@ -540,6 +540,19 @@ Result<PruneReport> ImageService::prune() {
     for (const auto& l : d->manifest.layers) keep_blobs.insert(l.digest);
     for (const auto& id : d->config.diff_ids) keep_snapshots.insert(id);
   }
+  // Snapshots stacked by containers (kContainerSnapshotsFile), tagged image or not.
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(impl_->paths.containers_dir(), ec)) {
+    auto pinned = read_file(entry.path() / kContainerSnapshotsFile);
+    if (!pinned) continue;
+    std::string_view rest = *pinned;
+    while (!rest.empty()) {
+      auto line = rest.substr(0, rest.find('\n'));
+      rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+      if (auto id = Digest::parse(line)) keep_snapshots.insert(*id);
+    }
+  }
   PruneReport report;
   ZLAYER_TRY(before, impl_->content.list());
   ZLAYER_TRY(freed, impl_->content.remove_all_except(keep_blobs));

@@ -23,6 +23,10 @@
 
 namespace zlayer::image {
 
+// File in a container's directory listing the diff_ids of the snapshots its rootfs uses (one per
+// line); written by the backend at create, read by ImageService::prune.
+inline constexpr const char* kContainerSnapshotsFile = "snapshots";
+
 // One step of a pull, for progress displays. Events come from download threads, serialised by
 // the service (the callback never runs on two threads at once).
 struct PullEvent {
@@ -113,6 +117,9 @@ class ImageService {
   // directories of killed pulls. Waits for running pulls (in any process) to finish first: pulls
   // hold $ZLAYER_RUNTIME_DIR/locks/content.lock shared, prune holds it exclusively, so prune never
   // deletes what a pull is about to tag.
+  //
+  // Layers in use by a container are never pruned: every $ZLAYER_ROOT_DIR/containers/<id>/ may
+  // hold kContainerSnapshotsFile (one diff_id per line), and those snapshots are kept.
   Result<PruneReport> prune();
 
   // The snapshot directories (the `fs/` trees) of an image's layers, bottom layer first — the

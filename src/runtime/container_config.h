@@ -132,6 +132,10 @@ struct WasmOptions {
   bool run_to_completion = false;
 };
 
+// Annotation naming the env keys whose values are secrets (comma-separated): the backend keeps
+// them in the container's environment but every read-back (inspect) shows "<redacted>".
+inline constexpr const char* kSecretEnvAnnotation = "com.zlayer.secret-env";
+
 struct ContainerConfig {
   std::string image_ref;     // the reference as the spec wrote it, for messages and annotations
   image::ImageConfig image;  // the pulled image's config

@@ -249,6 +249,16 @@ Status LinuxRuntime::create_container(const ContainerId& id, const ContainerConf
   ZLAYER_TRY(details, images_.inspect(config.image_ref));
   ZLAYER_TRY(layers, images_.layer_dirs(details));
   ZLAYER_CHECK(make_dirs(dir, 0700));
+  // The layers this container's rootfs stacks, so `image prune` keeps them even after the image
+  // is untagged (image/image_service.h kContainerSnapshotsFile).
+  {
+    std::string pinned;
+    for (const auto& diff_id : details.config.diff_ids) pinned += diff_id.str() + "\n";
+    if (auto wrote = atomic_write_file(dir / image::kContainerSnapshotsFile, pinned); !wrote) {
+      discard(id, false);
+      return tl::unexpected(wrote.error());
+    }
+  }
 
   auto built = [&]() -> Status {
     const ContainerConfig* effective = &config;
@@ -610,6 +620,21 @@ Result<ContainerDetails> LinuxRuntime::inspect(const ContainerId& id) {
   const auto& proc = config.value("process", nlohmann::json::object());
   d.args = proc.value("args", std::vector<std::string>{});
   d.env = proc.value("env", std::vector<std::string>{});
+  // Env values that came from secrets are shown redacted (ContainerConfig kSecretEnvAnnotation).
+  if (auto secret = config.value("/annotations"_json_pointer, nlohmann::json::object())
+                        .value(kSecretEnvAnnotation, std::string());
+      !secret.empty()) {
+    std::set<std::string> keys;
+    for (std::size_t start = 0; start <= secret.size();) {
+      auto comma = secret.find(',', start);
+      if (comma == std::string::npos) comma = secret.size();
+      keys.insert(secret.substr(start, comma - start));
+      start = comma + 1;
+    }
+    for (auto& kv : d.env) {
+      if (keys.count(kv.substr(0, kv.find('=')))) kv = kv.substr(0, kv.find('=')) + "=<redacted>";
+    }
+  }
   d.working_dir = proc.value("cwd", std::string("/"));
   const auto& user = proc.value("user", nlohmann::json::object());
   d.user = fmt::format("{}:{}", user.value("uid", 0u), user.value("gid", 0u));
