@@ -95,14 +95,8 @@ ControlServer::~ControlServer() {
 
 void ControlServer::serve() {
   for (;;) {
-    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client.valid()) continue;
+    UniqueFd client = accept_until_woken(listener_.get(), wake_.get());
+    if (!client.valid()) return;
     nlohmann::json answer;
     auto line = read_line(client.get(), 5000);
     if (!line) {

@@ -140,14 +140,8 @@ std::vector<Backend> EndpointProxy::backends() const {
 
 void EndpointProxy::accept_loop() {
   for (;;) {
-    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client.valid()) continue;
+    UniqueFd client = accept_until_woken(listener_.get(), wake_.get());
+    if (!client.valid()) return;
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     ++active_;

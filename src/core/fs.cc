@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -14,6 +16,19 @@
 #include <vector>
 
 namespace zlayer {
+
+UniqueFd accept_until_woken(int listener, int wake_fd) {
+  for (;;) {
+    pollfd fds[2] = {{listener, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return UniqueFd();
+    }
+    if (fds[1].revents != 0) return UniqueFd();
+    UniqueFd client(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (client.valid()) return client;
+  }
+}
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
   if (this != &other) reset(other.release());

@@ -32,6 +32,11 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// Waits for the next connection on listening socket `listener` (accept4, SOCK_CLOEXEC) until
+// `wake_fd` becomes readable — the way a server thread is told to stop. Returns the client, or
+// an invalid UniqueFd when woken or when poll fails for good; a failed accept is retried.
+UniqueFd accept_until_woken(int listener, int wake_fd);
+
 // Both ends of a pipe (pipe2 with O_CLOEXEC). Errors: errno-mapped.
 struct Pipe {
   UniqueFd read;
