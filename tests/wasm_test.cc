@@ -139,6 +139,12 @@ TEST_F(WasmTest, LocalModuleRunsWithArgsEnvAndExitCode) {
   EXPECT_EQ(refused.exit_code, 125);
   EXPECT_NE(refused.err.find("neither _start"), std::string::npos) << refused.err;
   EXPECT_EQ(agent({"ps", "-a"}).out.find("none-rep-1"), std::string::npos);
+
+  // Container-only flags are refused for a module, never silently ignored.
+  auto flagged = agent({"run", "--rm", "-v", "/tmp:/data", "-p", "80:80", wat.string()});
+  EXPECT_EQ(flagged.exit_code, 125);
+  EXPECT_NE(flagged.err.find("-v, -p: not supported for WebAssembly modules"), std::string::npos)
+      << flagged.err;
 }
 
 TEST_F(WasmTest, ArtifactIsPulledRunAndItsModuleNeverDownloadedTwice) {

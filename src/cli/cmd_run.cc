@@ -234,8 +234,17 @@ int run_container(const RunArgs& args) {
     return 2;
   }
   // WebAssembly modules and artifacts go to the wasm backend (cmd_run_wasm.cc).
-  if (auto code = run_wasm_if_wasm(
-          {args.remove, args.detach, args.name, args.env, args.memory, args.rest})) {
+  std::vector<std::string> container_flags;
+  const std::pair<bool, const char*> flags[] = {
+      {args.interactive, "-i"},        {args.tty, "-t"},
+      {args.restart != "no", "--restart"}, {!args.cpus.empty(), "--cpus"},
+      {!args.user.empty(), "-u"},      {!args.volumes.empty(), "-v"},
+      {args.network != "bridge", "--network"}, {!args.publish.empty(), "-p"}};
+  for (const auto& [given, flag] : flags) {
+    if (given) container_flags.emplace_back(flag);
+  }
+  if (auto code = run_wasm_if_wasm({args.remove, args.detach, args.name, args.env, args.memory,
+                                    args.rest, container_flags})) {
     return *code;
   }
   auto restart = runtime::parse_restart_policy(args.restart);

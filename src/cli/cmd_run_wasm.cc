@@ -144,6 +144,16 @@ std::optional<int> run_wasm_if_wasm(const WasmRunRequest& request) {
     if (!details) return fail_run(details.error());
     if (details->record.kind != "wasm") return std::nullopt;
   }
+  if (!request.container_flags.empty()) {
+    std::string flags;
+    for (const auto& f : request.container_flags) flags += (flags.empty() ? "" : ", ") + f;
+    std::fprintf(stderr,
+                 "zlayer-agent: %s: not supported for WebAssembly modules (they apply to Linux "
+                 "containers; a module gets directories through a deployment's storage or "
+                 "wasm.preopens)\n",
+                 flags.c_str());
+    return kAgentFailed;
+  }
   if (request.detach) {
     std::fprintf(stderr,
                  "zlayer-agent: -d is not supported for WebAssembly modules: a module runs inside "

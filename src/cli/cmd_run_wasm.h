@@ -21,6 +21,9 @@ struct WasmRunRequest {
   std::vector<std::string> env;
   std::string memory;             // --memory: caps linear memory
   std::vector<std::string> rest;  // MODULE|IMAGE [--] ARGS...
+  // Container-only flags that were given ("-v", "-p", ...): a module refuses them (125) rather
+  // than ignore them.
+  std::vector<std::string> container_flags;
 };
 
 // Runs the module in the foreground, streaming its stdout/stderr, and returns its exit code:
