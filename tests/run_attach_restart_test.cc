@@ -293,6 +293,25 @@ TEST_P(RunAttachRestartTest, RemoveEndsAContainerWaitingToRestart) {
   EXPECT_FALSE(fs::exists(runtime_->container_dir(id)));
 }
 
+// `stop` during the restart backoff ends it cleanly (exit 0) and for good, as docker stop does.
+TEST_P(RunAttachRestartTest, StopEndsAContainerWaitingToRestart) {
+  const std::string name = testing::unique_container_id("waiting");
+  ContainerId id{name, 1};
+  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
+                    image_ref_, "false"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  created_.push_back(id);
+  ASSERT_TRUE(eventually([&] {
+    auto s = runtime_->container_state(id);
+    return s && s->restart_count >= 3;
+  }));
+  auto stop = agent({"stop", "-t", "1", name});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  auto state = runtime_->container_state(id);
+  ASSERT_TRUE(state) << state.error().message;
+  EXPECT_TRUE(state->is_finished()) << state->phase_name();
+}
+
 INSTANTIATE_TEST_SUITE_P(Runtimes, RunAttachRestartTest, ::testing::Values("crun", "runc"),
                          [](const auto& param_info) { return param_info.param; });
 

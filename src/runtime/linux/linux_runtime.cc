@@ -353,6 +353,13 @@ Status LinuxRuntime::stop_container(const ContainerId& id, std::chrono::millisec
     }
   }
   ZLAYER_CHECK(request_stop(container_dir(id), rec.monitor_pid, "stop"));
+  // Waiting to restart (--restart backoff): no process to signal; the monitor sees the request
+  // and records the last exit as final.
+  if (current.phase == ContainerState::Phase::kPending) {
+    ZLAYER_TRY(ended, wait_exit(id, rec, std::max(grace, std::chrono::milliseconds(5000))));
+    (void)ended;
+    return {};
+  }
   if (auto sent = oci_.kill(id.str(), stop_signal); !sent) {
     // Already gone between the state check and the signal: that is a stopped container.
     if (sent.error().code != Errc::kFailedPrecondition && sent.error().code != Errc::kNotFound) {
