@@ -221,6 +221,20 @@ class Reader {
     return file;
   }
 
+  // Opens the file whose identity is `expected`, wherever rotations have moved it since a layout
+  // was taken; nullopt only when it is gone (dropped by retention).
+  Result<std::optional<LogFile>> open_by_id(const FileId& expected) const {
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      Layout now = take_layout();
+      auto at = std::find_if(now.begin(), now.end(),
+                             [&](const auto& entry) { return entry.second == expected; });
+      if (at == now.end()) return std::optional<LogFile>();
+      ZLAYER_TRY(file, open_at(at->first, at->second));
+      if (file) return file;
+    }
+    return std::optional<LogFile>();
+  }
+
   // Opens `path` and its rotated files, oldest first. The writer may rotate meanwhile, so the
   // layout is taken before and after opening, and the files are kept only when it did not change
   // (a few retries, then the last attempt is taken as it is).
@@ -231,7 +245,9 @@ class Reader {
       Layout before = take_layout();
       bool stable = true;
       for (auto it = before.rbegin(); it != before.rend(); ++it) {
-        ZLAYER_TRY(file, open_at(it->first, it->second));
+        // A burst of rotations moves files while we open them: follow each by its identity,
+        // so none in the middle is skipped.
+        ZLAYER_TRY(file, open_by_id(it->second));
         if (!file) {
           stable = false;
           continue;
