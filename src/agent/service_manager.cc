@@ -122,6 +122,7 @@ struct ServiceManager::Replica {
   std::optional<HealthTracker> health;
   std::unique_ptr<InitRunner> init;
   TimerId poll_timer = 0;
+  ExitWatcher::WatchId exit_watch = 0;
   TimerId probe_timer = 0;
   TimerId restart_timer = 0;
 };
@@ -738,6 +739,8 @@ void ServiceManager::cancel_timers(Replica& replica) {
     if (*timer != 0) loop_.cancel(*timer);
     *timer = 0;
   }
+  if (replica.exit_watch != 0) options_.exit_watcher->cancel(replica.exit_watch);
+  replica.exit_watch = 0;
 }
 
 ServiceManager::Replica& ServiceManager::launch(Service& service, std::uint32_t number,
@@ -852,25 +855,37 @@ void ServiceManager::init_failed(Service& service, Replica& replica, const Error
 }
 
 void ServiceManager::start(Service& service, Replica& replica) {
+  struct Launched {
+    std::string address;
+    std::optional<UniqueFd> exit_fd;
+  };
   runtime::Runtime* rt = service.runtime.runtime;
   ContainerId id = replica.status.id;
-  blocking<Result<std::string>>(
+  const bool watch = options_.exit_watcher != nullptr;
+  blocking<Result<Launched>>(
       service, replica, true,
-      [rt, id]() -> Result<std::string> {
+      [rt, id, watch]() -> Result<Launched> {
         ZLAYER_CHECK(rt->start_container(id));
+        Launched launched;
         // No address of its own (host or none network, WASM): probes go to 127.0.0.1.
-        return rt->container_ip(id).value_or(std::string());
+        launched.address = rt->container_ip(id).value_or(std::string());
+        if (watch) {
+          // Any error (kUnsupported, no descriptors left) falls back to polling.
+          if (auto fd = rt->exit_fd(id)) launched.exit_fd = std::move(*fd);
+        }
+        return launched;
       },
-      [this](Service& svc, Replica& r, Result<std::string> address) {
-        if (!address) {
-          handle_failure(svc, r, Failure{std::nullopt, address.error().message});
+      [this](Service& svc, Replica& r, Result<Launched> launched) {
+        if (!launched) {
+          handle_failure(svc, r, Failure{std::nullopt, launched.error().message});
           return;
         }
-        started(svc, r, *address);
+        started(svc, r, launched->address, std::move(launched->exit_fd));
       });
 }
 
-void ServiceManager::started(Service& service, Replica& replica, const std::string& address) {
+void ServiceManager::started(Service& service, Replica& replica, const std::string& address,
+                             std::optional<UniqueFd> exit_fd) {
   auto now = loop_.clock().now();
   replica.status.address = address;
   replica.started_at = now;
@@ -885,8 +900,56 @@ void ServiceManager::started(Service& service, Replica& replica, const std::stri
   }
   set_state(service, replica, ReplicaState::kRunning,
             replica.probe ? "started" : "started (no health check: healthy while running)");
-  schedule_poll(service, replica);
+  if (exit_fd) {
+    watch_exit(service, replica, std::move(*exit_fd));
+  } else {
+    schedule_poll(service, replica);
+  }
   if (replica.probe) schedule_probe(service, replica, Clock::Duration::zero());
+}
+
+void ServiceManager::watch_exit(Service& service, Replica& replica, UniqueFd exit_fd) {
+  std::weak_ptr<bool> alive = alive_;
+  std::string name = service.name;
+  std::uint32_t number = replica.status.id.replica;
+  std::uint64_t incarnation = replica.incarnation;
+  // Runs on the watcher's thread; the manager's destructor cancels every watch first, so `this`
+  // and the loop are alive whenever it runs.
+  auto fired = [this, alive, name, number, incarnation] {
+    loop_.post([this, alive, name, number, incarnation] {
+      if (alive.expired()) return;
+      Service* svc = find_service(name);
+      if (svc == nullptr) return;
+      auto it = svc->replicas.find(number);
+      if (it == svc->replicas.end() || it->second->incarnation != incarnation) return;
+      Replica& r = *it->second;
+      r.exit_watch = 0;
+      runtime::Runtime* rt = svc->runtime.runtime;
+      ContainerId id = r.status.id;
+      // The descriptor fired, so this returns at once (and reaps the monitor).
+      blocking<Result<runtime::ExitStatus>>(
+          *svc, r, false, [rt, id] { return rt->wait_container(id); },
+          [this](Service& s, Replica& rep, Result<runtime::ExitStatus> exit) {
+            if (!exit) {
+              ended(s, rep, Failure{std::nullopt, exit.error().message});
+              return;
+            }
+            ended(s, rep, Failure{*exit, std::nullopt});
+          });
+    });
+  };
+  auto watched = options_.exit_watcher->watch(std::move(exit_fd), std::move(fired));
+  if (!watched) {
+    schedule_poll(service, replica);
+    return;
+  }
+  replica.exit_watch = *watched;
+}
+
+void ServiceManager::ended(Service& service, Replica& replica, Failure failure) {
+  // A stop in flight (busy) or already done expects the end; it is not a crash.
+  if (replica.status.state != ReplicaState::kRunning || replica.busy) return;
+  handle_failure(service, replica, failure);
 }
 
 void ServiceManager::schedule_poll(Service& service, Replica& replica) {
@@ -911,10 +974,7 @@ void ServiceManager::schedule_poll(Service& service, Replica& replica) {
               if (rep.status.state != ReplicaState::kRunning || rep.busy) return;
               if (!state) {
                 if (state.error().code == Errc::kNotFound) {
-                  handle_failure(s, rep,
-                                 Failure{std::nullopt,
-                                         "the container disappeared from the "
-                                         "runtime"});
+                  ended(s, rep, Failure{std::nullopt, "the container disappeared from the runtime"});
                   return;
                 }
                 schedule_poll(s, rep);  // a transient runtime error: look again later
@@ -930,7 +990,7 @@ void ServiceManager::schedule_poll(Service& service, Replica& replica) {
               } else {
                 failure.error = state->reason.empty() ? "failed" : state->reason;
               }
-              handle_failure(s, rep, failure);
+              ended(s, rep, failure);
             });
       });
 }

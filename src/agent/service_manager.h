@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/event_loop.h"
+#include "agent/exit_watcher.h"
 #include "agent/init_actions.h"
 #include "agent/prober.h"
 #include "agent/recorder.h"
@@ -55,6 +56,11 @@ struct ServiceManagerOptions {
   RuntimeResolver resolve_runtime;
   ConfigBuilder build_config;
   Prober* prober = nullptr;  // required; outlives the manager
+  // Optional; outlives the manager. With it, a running replica's end is noticed through the
+  // backend's exit descriptor (Runtime::exit_fd) at no cost while it runs; without it, or when
+  // the backend has none (kUnsupported), container_state is polled every
+  // supervision.exit_poll_interval.
+  ExitWatcher* exit_watcher = nullptr;
 };
 
 // A service as the manager sees it.
@@ -143,8 +149,14 @@ class ServiceManager {
   void create(Service& service, Replica& replica);
   void run_init(Service& service, Replica& replica);
   void start(Service& service, Replica& replica);
-  void started(Service& service, Replica& replica, const std::string& address);
+  // `exit_fd`: the backend's exit descriptor when there is an exit watcher and the backend has
+  // one; otherwise the replica's state is polled.
+  void started(Service& service, Replica& replica, const std::string& address,
+               std::optional<UniqueFd> exit_fd);
+  void watch_exit(Service& service, Replica& replica, UniqueFd exit_fd);
   void schedule_poll(Service& service, Replica& replica);
+  // The running replica's container ended (or vanished) while no stop was in flight.
+  void ended(Service& service, Replica& replica, Failure failure);
   void schedule_probe(Service& service, Replica& replica, Clock::Duration delay);
   void probe_result(Service& service, Replica& replica, ProbeOutcome outcome);
   void handle_failure(Service& service, Replica& replica, const Failure& failure);

@@ -320,6 +320,10 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   if (int err = pthread_sigmask(SIG_BLOCK, &signals, nullptr); err != 0) {
     return sys_error("blocking SIGINT/SIGTERM for the deploy", err);
   }
+  // Its thread starts with the signals blocked. Declared before the loop and the manager, so it
+  // outlives both (the manager cancels its watches when it goes).
+  ZLAYER_TRY(exit_watcher, agent::ExitWatcher::open());
+  options.exit_watcher = exit_watcher.get();
   int exit_code = 0;
   {
     auto pool =

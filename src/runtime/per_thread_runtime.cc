@@ -49,6 +49,9 @@ Result<ContainerState> PerThreadRuntime::container_state(const ContainerId& id) 
 Result<ExitStatus> PerThreadRuntime::wait_container(const ContainerId& id) {
   ZLAYER_FORWARD(wait_container(id));
 }
+Result<UniqueFd> PerThreadRuntime::exit_fd(const ContainerId& id) {
+  ZLAYER_FORWARD(exit_fd(id));
+}
 Status PerThreadRuntime::container_logs(const ContainerId& id, const LogOptions& options,
                                         const LogCallback& callback) {
   ZLAYER_FORWARD(container_logs(id, options, callback));

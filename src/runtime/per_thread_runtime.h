@@ -32,6 +32,7 @@ class PerThreadRuntime final : public Runtime {
   Status remove_container(const ContainerId& id) override;
   Result<ContainerState> container_state(const ContainerId& id) override;
   Result<ExitStatus> wait_container(const ContainerId& id) override;
+  Result<UniqueFd> exit_fd(const ContainerId& id) override;
   Status container_logs(const ContainerId& id, const LogOptions& options,
                         const LogCallback& callback) override;
   Result<ExecResult> exec(const ContainerId& id, const ExecOptions& options) override;

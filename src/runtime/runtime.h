@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/container_id.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "runtime/container_config.h"
 
 namespace zlayer::runtime {
@@ -152,6 +153,15 @@ class Runtime {
   virtual Result<ContainerState> container_state(const ContainerId& id) = 0;
   // Blocks until the container has ended. Errors: kNotFound, the backend's.
   virtual Result<ExitStatus> wait_container(const ContainerId& id) = 0;
+  // A file descriptor that becomes readable (POLLIN) once the running container's process has
+  // ended, so one thread can watch many containers (epoll) instead of polling container_state
+  // or parking a thread in wait_container per container. The caller owns it; after it fires,
+  // wait_container returns without blocking. Follows pidfd_open(2) semantics: level-triggered,
+  // one-shot per container start. Errors: kNotFound, kUnsupported (the backend has none; poll
+  // container_state instead), the backend's.
+  virtual Result<UniqueFd> exit_fd(const ContainerId& id) {
+    return errorf(Errc::kUnsupported, "{}: this backend offers no exit descriptor", id.str());
+  }
   // Errors: kNotFound, the callback's error.
   virtual Status container_logs(const ContainerId& id, const LogOptions& options,
                                 const LogCallback& callback) = 0;

@@ -488,6 +488,14 @@ Result<ExitStatus> LinuxRuntime::wait_container(const ContainerId& id) {
   return wait_exit(id, rec, std::nullopt);
 }
 
+Result<UniqueFd> LinuxRuntime::exit_fd(const ContainerId& id) {
+  ZLAYER_TRY(rec, record(id));
+  if (rec.monitor_pid <= 0) {
+    return errorf(Errc::kFailedPrecondition, "container {} was never started", id.str());
+  }
+  return open_exit_fd(container_dir(id), rec.monitor_pid);
+}
+
 Status LinuxRuntime::container_logs(const ContainerId& id, const LogOptions& options,
                                     const LogCallback& callback) {
   ZLAYER_TRY(rec, record(id));

@@ -128,6 +128,8 @@ class LinuxRuntime final : public Runtime {
   Status remove_container(const ContainerId& id) override;
   Result<ContainerState> container_state(const ContainerId& id) override;
   Result<ExitStatus> wait_container(const ContainerId& id) override;
+  // The monitor's pidfd (monitor.h open_exit_fd).
+  Result<UniqueFd> exit_fd(const ContainerId& id) override;
   Status container_logs(const ContainerId& id, const LogOptions& options,
                         const LogCallback& callback) override;
   // Runs with the container's env (options.env added), cwd, user and capabilities. options.user

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -268,15 +270,9 @@ Result<ExitRecord> wait_for_exit(const fs::path& container_dir, pid_t monitor_pi
                   container_dir.string(), timeout ? timeout->count() : 0);
   };
 
-  UniqueFd pidfd(pidfd_open(monitor_pid));
-  // After an agent restart the recorded pid may belong to another process by now (the monitor
-  // was killed and the pid reused): a monitor names its container directory in its argv.
-  if (pidfd.valid()) {
-    auto cmdline = read_file(fmt::format("/proc/{}/cmdline", monitor_pid));
-    if (!cmdline || cmdline->find(container_dir.string()) == std::string::npos) return finished();
-  }
-  if (!pidfd.valid()) {
-    if (errno == ESRCH) return finished();
+  auto exit_fd = open_exit_fd(container_dir, monitor_pid);
+  if (!exit_fd && exit_fd.error().code != Errc::kUnsupported) return unexpected(exit_fd.error());
+  if (!exit_fd) {
     // No pidfds (kernel < 5.3 or seccomp): poll the exit file and the pid.
     while (!fs::exists(exit_file)) {
       if (::kill(monitor_pid, 0) != 0 && errno == ESRCH) return finished();
@@ -287,13 +283,31 @@ Result<ExitRecord> wait_for_exit(const fs::path& container_dir, pid_t monitor_pi
     return finished();
   }
   while (true) {
-    pollfd fd = {pidfd.get(), POLLIN, 0};
+    pollfd fd = {exit_fd->get(), POLLIN, 0};
     int ready = ::poll(&fd, 1, time_left_ms());
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return sys_error("poll on the monitor's pidfd", errno);
     if (ready > 0) return finished();
     return deadline_error();
   }
+}
+
+Result<UniqueFd> open_exit_fd(const fs::path& container_dir, pid_t monitor_pid) {
+  const auto ended = []() -> Result<UniqueFd> {
+    UniqueFd fd(::eventfd(1, EFD_CLOEXEC));
+    if (!fd.valid()) return sys_error("eventfd for an ended monitor", errno);
+    return fd;
+  };
+  UniqueFd pidfd(pidfd_open(monitor_pid));
+  if (!pidfd.valid()) {
+    if (errno == ESRCH) return ended();
+    return errorf(Errc::kUnsupported, "pidfd_open({}): {}", monitor_pid, std::strerror(errno));
+  }
+  // After an agent restart the recorded pid may belong to another process by now (the monitor
+  // was killed and the pid reused): a monitor names its container directory in its argv.
+  auto cmdline = read_file(fmt::format("/proc/{}/cmdline", monitor_pid));
+  if (!cmdline || cmdline->find(container_dir.string()) == std::string::npos) return ended();
+  return pidfd;
 }
 
 Result<fs::path> memory_cgroup_dir(pid_t pid) {

@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "runtime/linux/oci_runtime.h"
 #include "runtime/restart_policy.h"
 
@@ -128,6 +129,16 @@ struct RestartRecord {
 
 // Errors: kNotFound (no exit file yet), kInternal naming the file and the field that is wrong.
 [[nodiscard]] Result<ExitRecord> read_exit_file(const std::filesystem::path& path);
+
+// A file descriptor that becomes readable (POLLIN) once the monitor `monitor_pid` of the
+// container in `container_dir` has ended: a pidfd (pidfd_open(2), Linux >= 5.3), or an eventfd
+// that is readable already when the monitor has ended before the call (the pid is gone, or it now
+// belongs to another process: a monitor names its container directory in its argv). Lets one
+// thread watch many containers with epoll. The caller owns the descriptor; once it fires,
+// wait_for_exit() returns at once (and reaps the monitor when it is our child).
+// Errors: kUnsupported (no pidfds: kernel < 5.3 or seccomp), errno-mapped (eventfd).
+[[nodiscard]] Result<UniqueFd> open_exit_fd(const std::filesystem::path& container_dir,
+                                            pid_t monitor_pid);
 
 // Waits until the monitor `monitor_pid` of the container in `container_dir` has finished, then
 // returns its exit file. Watches the monitor through pidfd_open + poll (reaping it when it is our
