@@ -155,3 +155,60 @@ void Recorder::note(Event::Severity severity, const std::string& deployment,
 }
 
 }  // namespace zlayer::agent
+
+namespace zlayer::agent {
+namespace {
+
+std::int64_t int_or(const state::Value& value, std::int64_t fallback) {
+  if (const auto* v = std::get_if<std::int64_t>(&value)) return *v;
+  return fallback;
+}
+std::string text_or_empty(const state::Value& value) {
+  if (const auto* v = std::get_if<std::string>(&value)) return *v;
+  return {};
+}
+std::uint32_t count_of(const state::Value& value) {
+  return static_cast<std::uint32_t>(std::clamp<std::int64_t>(int_or(value, 0), 0, UINT32_MAX));
+}
+
+}  // namespace
+
+Result<std::optional<PersistedDeployment>> load_deployment(state::StateDb& db,
+                                                           const std::string& name) {
+  ZLAYER_TRY(rows, db.query("SELECT spec, desired FROM deployments WHERE name = ?1", {name}));
+  if (rows.empty()) return std::optional<PersistedDeployment>();
+  PersistedDeployment out;
+  out.spec_text = text_or_empty(rows[0][0]);
+  out.up = text_or_empty(rows[0][1]) != "down";
+  ZLAYER_TRY(services, db.query("SELECT name, desired_replicas, restart_count FROM services "
+                                "WHERE deployment = ?1",
+                                {name}));
+  for (const auto& row : services) {
+    out.services[text_or_empty(row[0])] = PersistedService{count_of(row[1]), count_of(row[2])};
+  }
+  ZLAYER_TRY(replicas,
+             db.query("SELECT service, replica, backend, desired, restart_count, last_exit_code, "
+                      "last_exit_signal, last_oom_killed, address FROM replicas WHERE "
+                      "deployment = ?1 ORDER BY service, replica",
+                      {name}));
+  for (const auto& row : replicas) {
+    ReplicaStatus status;
+    status.deployment = name;
+    status.id = ContainerId{text_or_empty(row[0]), count_of(row[1])};
+    status.backend = text_or_empty(row[2]);
+    status.desired_running = text_or_empty(row[3]) != "stopped";
+    status.restart_count = count_of(row[4]);
+    if (const auto* code = std::get_if<std::int64_t>(&row[5])) {
+      runtime::ExitStatus exit;
+      exit.exit_code = static_cast<int>(*code);
+      exit.signal = static_cast<int>(int_or(row[6], 0));
+      exit.oom_killed = int_or(row[7], 0) != 0;
+      status.last_exit = exit;
+    }
+    status.address = text_or_empty(row[8]);
+    out.replicas.push_back(std::move(status));
+  }
+  return std::optional<PersistedDeployment>(std::move(out));
+}
+
+}  // namespace zlayer::agent

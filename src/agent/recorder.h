@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,5 +101,24 @@ class Recorder {
   const Clock& clock_;
   std::vector<EventSink*> sinks_;
 };
+
+// What state.db holds about a deployment: what its owner last applied and the replicas it was
+// keeping, for a new owner taking over after the previous one died (docs/design.md §4b).
+struct PersistedService {
+  std::uint32_t desired_replicas = 0;
+  std::uint32_t restart_count = 0;
+};
+struct PersistedDeployment {
+  std::string spec_text;  // YAML as last applied
+  bool up = true;         // desired state: false once a shutdown had begun
+  std::map<std::string, PersistedService> services;
+  // deployment, id, backend, desired_running, restart_count, last_exit, address; the state
+  // and health columns are the old owner's view and are not read back.
+  std::vector<ReplicaStatus> replicas;
+};
+// Reads deployment `name` from `db`. nullopt: state.db has no such deployment.
+// Errors: state.db's.
+Result<std::optional<PersistedDeployment>> load_deployment(state::StateDb& db,
+                                                           const std::string& name);
 
 }  // namespace zlayer::agent

@@ -332,6 +332,125 @@ Status ServiceManager::deploy(const spec::DeploymentSpec& spec, const std::strin
   return {};
 }
 
+Status ServiceManager::adopt(const spec::DeploymentSpec& previous,
+                             const PersistedDeployment& persisted) {
+  if (!deployment_.empty() || !services_.empty()) {
+    return errorf(Errc::kFailedPrecondition,
+                  "deployment {} is already registered; adopt() comes before the first deploy()",
+                  deployment_);
+  }
+  ZLAYER_TRY(order, dependency_order(previous));
+  deployment_ = previous.deployment;
+  spec_text_ = persisted.spec_text;
+  recorder_.note(Event::Severity::kInfo, deployment_, {},
+                 fmt::format("deployment {}: taking over {} replica(s) from a previous owner "
+                             "that is gone",
+                             deployment_, persisted.replicas.size()));
+  std::set<std::string> known;
+  for (const auto& name : order) {
+    const spec::ServiceSpec& wanted = previous.services.at(name);
+    if (wanted.rtype != spec::ResourceType::kService) continue;
+    known.insert(name);
+    order_.push_back(name);
+    add_service(name, wanted);
+    Service* service = find_service(name);
+    if (service == nullptr || service->status.phase == ServiceStatus::Phase::kFailed) continue;
+    if (auto it = persisted.services.find(name); it != persisted.services.end()) {
+      service->status.desired_replicas = it->second.desired_replicas;
+      service->status.restart_count = it->second.restart_count;
+    }
+    bool resumed = false;
+    for (const auto& row : persisted.replicas) {
+      if (row.id.service != name) continue;
+      resume(*service, row);
+      resumed = true;
+    }
+    if (resumed) {
+      for (TimerId timer : service->dependency_timers) loop_.cancel(timer);
+      service->dependency_timers.clear();
+      service->released.assign(service->spec->depends.size(), true);
+      service->status.phase = ServiceStatus::Phase::kActive;
+    }
+    record_service(*service);
+  }
+  for (const auto& row : persisted.replicas) {
+    if (known.count(row.id.service) == 0) {
+      recorder_.note(Event::Severity::kWarning, deployment_, row.id.service,
+                     fmt::format("{} is recorded but its service is not in the spec the previous "
+                                 "owner applied; left as it is (remove it with `rm -f`)",
+                                 row.id.str()));
+    }
+  }
+  for (const auto& name : order_) {
+    if (Service* service = find_service(name)) reconcile(*service);
+  }
+  return {};
+}
+
+void ServiceManager::resume(Service& service, const ReplicaStatus& row) {
+  auto owned = std::make_unique<Replica>();
+  owned->spec = service.spec;
+  owned->status = row;
+  owned->status.state = ReplicaState::kPending;
+  owned->status.health = Health::kUnknown;
+  Replica& replica = *owned;
+  service.replicas[row.id.replica] = std::move(owned);
+  set_state(service, replica, ReplicaState::kPending, "taking over from the previous owner");
+
+  struct Found {
+    Result<runtime::ContainerState> state;
+    std::string address;
+    std::optional<UniqueFd> exit_fd;
+  };
+  runtime::Runtime* rt = service.runtime.runtime;
+  ContainerId id = row.id;
+  const bool watch = options_.exit_watcher != nullptr;
+  blocking<Found>(
+      service, replica, true,
+      [rt, id, watch]() -> Found {
+        Found found{rt->container_state(id), {}, {}};
+        if (found.state && found.state->phase == runtime::ContainerState::Phase::kRunning) {
+          found.address = rt->container_ip(id).value_or(std::string());
+          if (watch) {
+            if (auto fd = rt->exit_fd(id)) found.exit_fd = std::move(*fd);
+          }
+        }
+        return found;
+      },
+      [this](Service& svc, Replica& r, Found found) {
+        using Phase = runtime::ContainerState::Phase;
+        if (!r.status.desired_running) {
+          stop_replica(svc, r, true, "finishing the stop the previous owner began", [] {});
+          return;
+        }
+        if (!found.state) {
+          if (found.state.error().code == Errc::kNotFound) {
+            // Never created, or already removed: start it afresh.
+            create(svc, r);
+            return;
+          }
+          handle_failure(svc, r, Failure{std::nullopt, found.state.error().message});
+          return;
+        }
+        const auto& state = *found.state;
+        if (state.phase == Phase::kRunning || state.phase == Phase::kPaused) {
+          started(svc, r, found.address, std::move(found.exit_fd));
+          return;
+        }
+        if (state.is_finished() && state.exit) {
+          // It ended while nobody supervised it: the same as a crash seen now.
+          handle_failure(svc, r, Failure{state.exit, std::nullopt});
+          return;
+        }
+        // Lost with the previous owner (a WASM module, "agent exited"), or caught between
+        // create and start: not a failure of its own.
+        recorder_.note(Event::Severity::kInfo, deployment_, svc.name,
+                       fmt::format("{}: {}; recreating it", r.status.id.str(),
+                                   state.reason.empty() ? "not running" : state.reason));
+        recreate(svc, r, false);
+      });
+}
+
 void ServiceManager::add_service(const std::string& name, const spec::ServiceSpec& spec) {
   auto service = std::make_unique<Service>();
   service->name = name;
@@ -1148,10 +1267,12 @@ void ServiceManager::restart_after(Service& service, Replica& replica, Clock::Du
   recreate(service, replica);
 }
 
-void ServiceManager::recreate(Service& service, Replica& replica) {
-  ++replica.status.restart_count;
-  ++service.status.restart_count;
-  record_service(service);
+void ServiceManager::recreate(Service& service, Replica& replica, bool count_restart) {
+  if (count_restart) {
+    ++replica.status.restart_count;
+    ++service.status.restart_count;
+    record_service(service);
+  }
   ++replica.incarnation;
   runtime::Runtime* rt = service.runtime.runtime;
   ContainerId id = replica.status.id;

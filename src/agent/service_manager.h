@@ -99,6 +99,22 @@ class ServiceManager {
   // arrives as events. Errors: kInvalidArgument (a different deployment name, a dependency on an
   // unknown service, a dependency cycle — naming it), kFailedPrecondition (shutting down).
   Status deploy(const spec::DeploymentSpec& spec, const std::string& spec_text = {});
+  // Takes over a deployment whose owner died (docs/design.md §4b), before the first deploy():
+  // registers the services of `previous` (the spec the old owner last applied, from `persisted`)
+  // with the persisted desired replica and restart counts, and resumes each persisted replica
+  // from what its backend reports:
+  //   - still running: supervised again (exit watch; health checks start over at `starting`);
+  //   - ended while no owner ran: handled by its restart policy with its real exit status
+  //     (a counted restart, as if it had just crashed);
+  //   - lost by its backend (a WASM module dies with its agent) or never started: created again,
+  //     not counted as a restart;
+  //   - a stop the old owner had decided (desired stopped): the stop is finished and removed.
+  // Services with a resumed replica are active at once (their dependencies held when they
+  // started); the others wait for their dependencies as usual. The deploy() that follows rolls
+  // out whatever differs between `previous` and the new spec.
+  // Errors: kFailedPrecondition (a deployment is already registered), kInvalidArgument (as
+  // deploy: a dependency cycle, an unknown dependency).
+  Status adopt(const spec::DeploymentSpec& previous, const PersistedDeployment& persisted);
   // Sets the replica count of `service`: new replicas take the lowest free numbers, removal
   // stops the highest-numbered replicas first, one at a time.
   // Errors: kNotFound (no such service), kFailedPrecondition (job/cron service, shutting down).
@@ -164,7 +180,11 @@ class ServiceManager {
   // Counts the restart and recreates the container after `delay` (crash_loop_backoff while
   // waiting).
   void restart_after(Service& service, Replica& replica, Clock::Duration delay, std::string reason);
-  void recreate(Service& service, Replica& replica);
+  // `count_restart`: false when the container is recreated for a reason other than a failure
+  // of its own (it was lost with a previous owner).
+  void recreate(Service& service, Replica& replica, bool count_restart = true);
+  // adopt(): looks at persisted replica `row`'s container and carries on from there.
+  void resume(Service& service, const ReplicaStatus& row);
   void stop_replica(Service& service, Replica& replica, bool remove, std::string reason,
                     std::function<void()> done);
   void cancel_timers(Replica& replica);

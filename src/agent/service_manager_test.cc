@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "agent/test_support.h"
 
 namespace zlayer::agent {
@@ -778,6 +781,135 @@ TEST(ServiceManager, AStopWaitsForTheRuntimeCallInFlight) {
   EXPECT_EQ(journal_for(h.runtime, "start"), (std::vector<std::string>{"web-rep-1"}));
   EXPECT_TRUE(h.runtime.containers().empty());
   EXPECT_TRUE(h.manager->replicas().empty());
+}
+
+}  // namespace
+}  // namespace zlayer::agent
+
+namespace zlayer::agent {
+namespace {
+
+// A new owner takes over what a dead one left: a running replica is kept as it is (not created
+// again, its restart count kept), one that crashed while nobody watched is restarted and counted
+// with its real exit code, one its backend lost is created again without counting, and a stop
+// the old owner had decided is finished.
+TEST(ServiceManager, ANewOwnerTakesOverWhatADeadOwnerLeft) {
+  testing::Harness h;
+  const auto spec = deployment({{"web", service(4)}, {"mod", service(1, "wasm/ticker:1")}});
+  ASSERT_TRUE(h.manager->deploy(spec, "spec text v1"));
+  h.settle();
+  ASSERT_TRUE(h.runtime.exit({"web", 1}, ExitStatus::exited(1)));  // one counted restart
+  h.run_for(seconds(1));
+  ASSERT_EQ(h.status("web", 1).restart_count, 1u);
+  ASSERT_EQ(h.numbers("web"), (std::vector<std::uint32_t>{1, 2, 3, 4}));
+
+  h.new_owner();  // the owner dies: no shutdown, containers and rows stay
+  ASSERT_TRUE(h.runtime.exit({"web", 2}, ExitStatus::exited(3)));  // crashes meanwhile
+  ASSERT_TRUE(h.runtime.remove_container({"web", 3}));             // lost meanwhile
+  ASSERT_TRUE(h.wasm.remove_container({"mod", 1}));                // died with its agent
+  // The old owner had decided to scale down to 3 and written that before stopping web-rep-4.
+  ASSERT_TRUE(h.db().exec("UPDATE replicas SET desired = 'stopped' WHERE container_id = "
+                          "'web-rep-4'"));
+  ASSERT_TRUE(h.db().exec("UPDATE services SET desired_replicas = 3 WHERE name = 'web'"));
+  h.runtime.clear_journal();
+
+  auto persisted = load_deployment(h.db(), "demo");
+  ASSERT_TRUE(persisted) << persisted.error().message;
+  ASSERT_TRUE(persisted->has_value());
+  EXPECT_EQ((*persisted)->spec_text, "spec text v1");
+  ASSERT_EQ((*persisted)->replicas.size(), 5u);
+  ASSERT_TRUE(h.manager->adopt(spec, **persisted));
+  h.run_for(seconds(1));
+  ASSERT_TRUE(h.manager->deploy(spec, "spec text v1"));  // the same spec: nothing to roll out
+  h.run_for(seconds(1));
+
+  EXPECT_EQ(h.numbers("web"), (std::vector<std::uint32_t>{1, 2, 3}));
+  EXPECT_EQ(h.status("web", 1).state, ReplicaState::kRunning);
+  EXPECT_EQ(h.status("web", 1).restart_count, 1u);
+  EXPECT_EQ(h.status("web", 2).state, ReplicaState::kRunning);
+  EXPECT_EQ(h.status("web", 2).restart_count, 1u);
+  ASSERT_TRUE(h.status("web", 2).last_exit.has_value());
+  EXPECT_EQ(h.status("web", 2).last_exit->exit_code, 3);
+  EXPECT_EQ(h.status("web", 3).state, ReplicaState::kRunning);
+  EXPECT_EQ(h.status("web", 3).restart_count, 0u);
+  EXPECT_EQ(h.status("mod", 1).state, ReplicaState::kRunning);
+  EXPECT_EQ(h.status("mod", 1).restart_count, 0u);
+  EXPECT_EQ(h.manager->service("web")->restart_count, 2u);
+  EXPECT_EQ(h.manager->service("web")->desired_replicas, 3u);
+  // web-rep-1 was left alone; 2 was recreated, 3 created, 4 stopped and removed.
+  const auto journal = h.runtime.journal();
+  for (const auto& call : journal) EXPECT_EQ(call.find("web-rep-1"), std::string::npos) << call;
+  EXPECT_NE(std::find(journal.begin(), journal.end(), "create web-rep-2"), journal.end());
+  EXPECT_NE(std::find(journal.begin(), journal.end(), "create web-rep-3"), journal.end());
+  EXPECT_NE(std::find(journal.begin(), journal.end(), "remove web-rep-4"), journal.end());
+  EXPECT_FALSE(h.runtime.running({"web", 4}));
+  EXPECT_TRUE(h.events.contains("taking over 5 replica(s)"));
+  auto rows = h.db().query("SELECT COUNT(*) FROM replicas WHERE container_id = 'web-rep-4'");
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(state::as_int((*rows)[0][0]), 0);
+
+  // adopt() only comes first.
+  auto again = h.manager->adopt(spec, **persisted);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kFailedPrecondition);
+}
+
+// A changed spec deployed by the new owner is rolled out over the adopted replicas.
+TEST(ServiceManager, ANewOwnerRollsOutAChangedSpecOverAdoptedReplicas) {
+  testing::Harness h;
+  const auto v1 = deployment({{"web", service(2)}});
+  ASSERT_TRUE(h.manager->deploy(v1, "v1"));
+  h.settle();
+  h.new_owner();
+  auto persisted = load_deployment(h.db(), "demo");
+  ASSERT_TRUE(persisted && persisted->has_value());
+  ASSERT_TRUE(h.manager->adopt(v1, **persisted));
+  auto v2 = v1;
+  v2.services.at("web").env["VERSION"] = "2";
+  ASSERT_TRUE(h.manager->deploy(v2, "v2"));
+  h.run_for(seconds(5));
+  EXPECT_EQ(h.numbers("web"), (std::vector<std::uint32_t>{3, 4}));
+  for (std::uint32_t n : {3u, 4u}) {
+    auto config = h.runtime.config({"web", n});
+    ASSERT_TRUE(config.has_value());
+    EXPECT_NE(std::find(config->env.begin(), config->env.end(), "VERSION=2"), config->env.end());
+  }
+  EXPECT_EQ(h.runtime.containers().size(), 2u);
+}
+
+// With an exit watcher the end of a replica is seen through its backend's exit descriptor, with
+// no polling at all (the poll interval here is an hour).
+TEST(ServiceManager, AnExitWatcherSeesAnEndWithoutPolling) {
+  SupervisionConfig config;
+  config.exit_poll_interval = std::chrono::hours(1);
+  testing::Harness h(config);
+  auto watcher = ExitWatcher::open();
+  ASSERT_TRUE(watcher);
+  h.runtime.enable_exit_fds();
+  h.new_owner(watcher->get());
+  ASSERT_TRUE(h.manager->deploy(deployment({{"web", service(1)}})));
+  h.settle();
+  ASSERT_EQ(h.status("web", 1).state, ReplicaState::kRunning);
+  EXPECT_EQ((*watcher)->size(), 1u);
+  ASSERT_TRUE(h.runtime.exit({"web", 1}, ExitStatus::exited(2)));
+  // The watcher thread posts into the loop; wait (bounded) for the restart without moving the
+  // manual clock past the poll interval.
+  for (int i = 0; i < 2000 && h.status("web", 1).restart_count == 0; ++i) {
+    h.settle();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.status("web", 1).restart_count, 1u);
+  EXPECT_EQ(h.status("web", 1).state, ReplicaState::kRunning);
+  ASSERT_TRUE(h.status("web", 1).last_exit.has_value());
+  EXPECT_EQ(h.status("web", 1).last_exit->exit_code, 2);
+  EXPECT_EQ((*watcher)->size(), 1u);  // the new container is watched in turn
+  // Stopping the deployment cancels the watch; the stop's own exit is not a crash.
+  bool done = false;
+  h.manager->shutdown([&] { done = true; });
+  h.settle();
+  EXPECT_TRUE(done);
+  EXPECT_EQ((*watcher)->size(), 0u);
+  EXPECT_EQ(h.manager->service("web")->restart_count, 1u);
 }
 
 }  // namespace

@@ -131,6 +131,16 @@ class Harness {
       for (const auto& [k, v] : s.env) built.env.push_back(k + "=" + v);
       return built;
     };
+    options_ = options;
+    manager = std::make_unique<ServiceManager>(loop, *recorder_, std::move(options));
+  }
+
+  // The owner dies (no shutdown: containers and state.db rows stay) and a new manager with the
+  // same options starts. `watcher`: the new manager's exit watcher (may be null).
+  void new_owner(ExitWatcher* watcher = nullptr) {
+    manager.reset();
+    ServiceManagerOptions options = options_;
+    options.exit_watcher = watcher;
     manager = std::make_unique<ServiceManager>(loop, *recorder_, std::move(options));
   }
 
@@ -175,6 +185,7 @@ class Harness {
   zlayer::testing::TempDir dir_;
   std::unique_ptr<state::StateDb> db_;
   std::unique_ptr<Recorder> recorder_;
+  ServiceManagerOptions options_;
 };
 
 }  // namespace zlayer::agent::testing

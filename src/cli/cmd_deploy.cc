@@ -240,7 +240,29 @@ struct SignalTarget {
   std::function<void(int)> on_signal;  // runs on the loop thread
 };
 
-Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& spec_text) {
+// What the owner does once it holds the deployment.
+enum class OwnerMode {
+  kDeploy,    // bring `spec` up (taking over what a dead owner left) and supervise it
+  kTakeDown,  // `down` of a deployment whose owner died: take over what it left, then stop it
+};
+
+// The spec a dead owner last applied, for adopt(); `fallback` (the spec being deployed) when the
+// stored text no longer parses (written by another version).
+spec::DeploymentSpec previous_spec(const agent::PersistedDeployment& persisted,
+                                   const spec::DeploymentSpec& fallback) {
+  spec::SpecReport report = spec::check_spec(persisted.spec_text);
+  if (report.ok()) return std::move(*report.spec);
+  std::fprintf(stderr,
+               "zlayer-agent: warning: the spec stored for deployment %s does not parse any more; "
+               "taking its replicas over with the new spec\n",
+               fallback.deployment.c_str());
+  return fallback;
+}
+
+// Runs the owner of deployment `spec.deployment` in the foreground until it is taken down (a
+// signal, `down`) or fails to start. In kTakeDown mode `spec` is the one state.db holds.
+Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& spec_text,
+                           OwnerMode mode = OwnerMode::kDeploy) {
   ZLAYER_TRY(supervision, supervision_config_from_env());
   runtime::linux::LinuxConfig linux = linux_config();
   const Paths paths = linux.paths;
@@ -252,6 +274,11 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
     if (owner_lock.error().code != Errc::kUnavailable) {
       return tl::unexpected(owner_lock.error());
     }
+    if (mode == OwnerMode::kTakeDown) {
+      return errorf(Errc::kUnavailable,
+                    "deployment {} got an owner meanwhile; run `zlayer-agent down {}` again",
+                    spec.deployment, spec.deployment);
+    }
     // Someone owns it: a redeploy goes to the owner, which rolls out what changed.
     ZLAYER_CHECK(agent::control_request(control_socket(paths, spec.deployment),
                                         {{"op", "deploy"}, {"spec", spec_text}}, kControlTimeout));
@@ -261,7 +288,8 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   }
 
   ZLAYER_TRY(images, image::ImageService::open(paths, image::RegistryOptions::default_options()));
-  ZLAYER_CHECK(pull_images(*images, spec));
+  // Taking a deployment down needs no image; an offline node must still be able to.
+  if (mode == OwnerMode::kDeploy) ZLAYER_CHECK(pull_images(*images, spec));
 
   // LinuxRuntime is one per thread; the manager's workers each get their own.
   image::ImageService& image_store = *images;
@@ -312,6 +340,11 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   options.prober = &prober;
 
   ZLAYER_TRY(db, state::StateDb::open(paths.state_db()));
+  // Replicas recorded for this deployment while nobody owns it were left by an owner that died
+  // (a clean owner removes them all): take them over instead of starting beside them.
+  ZLAYER_TRY(persisted, agent::load_deployment(db, spec.deployment));
+  std::optional<spec::DeploymentSpec> previous;
+  if (persisted && !persisted->replicas.empty()) previous = previous_spec(*persisted, spec);
   SystemClock clock;
   agent::Recorder recorder(&db, clock);
 
@@ -333,8 +366,13 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
     // Endpoints listen on every host address (the bridge gateway included) before anything
     // starts, so a port in use fails the deploy with nothing started.
     const char* bind = std::getenv("ZLAYER_ENDPOINT_ADDRESS");
+    // Taking down publishes nothing (a port taken meanwhile must not stop a `down`).
+    spec::DeploymentSpec published = spec;
+    if (mode == OwnerMode::kTakeDown) {
+      for (auto& [name, service] : published.services) service.endpoints.clear();
+    }
     ZLAYER_TRY(endpoints, agent::EndpointPublisher::open(
-                              spec, manager, bind != nullptr && *bind ? bind : "0.0.0.0"));
+                              published, manager, bind != nullptr && *bind ? bind : "0.0.0.0"));
     recorder.add_sink(endpoints.get());
     DeployStatus status(loop, manager, stdout, ::isatty(STDOUT_FILENO) == 1);
     recorder.add_sink(&status);
@@ -378,11 +416,14 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
                             }));
 
     loop.post([&] {
-      if (auto deployed = manager.deploy(spec, spec_text); !deployed) {
-        std::fprintf(stderr, "zlayer-agent: %s\n", deployed.error().message.c_str());
+      Status started;
+      if (previous) started = manager.adopt(*previous, *persisted);
+      if (started && mode == OwnerMode::kDeploy) started = manager.deploy(spec, spec_text);
+      if (!started) {
+        std::fprintf(stderr, "zlayer-agent: %s\n", started.error().message.c_str());
         exit_code = 1;
-        manager.shutdown([&loop] { loop.stop(); });
       }
+      if (!started || mode == OwnerMode::kTakeDown) manager.shutdown([&loop] { loop.stop(); });
     });
     loop.run();
     control.reset();
@@ -399,6 +440,32 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   }
   std::fprintf(stderr, "deployment %s stopped; every replica removed\n", spec.deployment.c_str());
   return exit_code;
+}
+
+// `down` of a deployment without a live owner: nullopt when there is an owner after all or
+// state.db knows nothing of it; otherwise the exit code of taking it down.
+std::optional<int> take_down_orphaned(const Paths& paths, const std::string& name) {
+  {
+    auto lock = FileLock::try_acquire(deployment_lock(paths, name));
+    if (!lock) return std::nullopt;  // owned (its socket did not answer) or unreadable
+  }
+  auto db = state::StateDb::open(paths.state_db());
+  if (!db) return std::nullopt;
+  auto persisted = agent::load_deployment(*db, name);
+  if (!persisted || !*persisted || (*persisted)->replicas.empty()) return std::nullopt;
+  spec::SpecReport report = spec::check_spec((*persisted)->spec_text);
+  if (!report.ok()) {
+    std::fprintf(stderr,
+                 "zlayer-agent: deployment %s: the stored spec does not parse; remove its "
+                 "containers with `zlayer-agent rm -f`\n",
+                 name.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "deployment %s has no running owner; taking it down\n", name.c_str());
+  auto code = run_foreground(*report.spec, (*persisted)->spec_text, OwnerMode::kTakeDown);
+  if (!code) return fail(code.error());
+  if (*code == 0) std::printf("deployment %s down\n", name.c_str());
+  return *code;
 }
 
 int run_deploy(const DeployArgs& args) {
@@ -419,11 +486,16 @@ int run_deploy(const DeployArgs& args) {
 
 // `down NAME`: asks the owner to stop and remove everything, then waits until it has let go of
 // the deployment's lock (its replicas are gone by then).
+// With no owner (it died), `down` takes over what it left and removes it.
 int run_down(const std::string& name) {
   const Paths paths = Paths::from_env();
   auto sent =
       agent::control_request(control_socket(paths, name), {{"op", "down"}}, kControlTimeout);
-  if (!sent) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
+  if (!sent) {
+    auto orphaned = take_down_orphaned(paths, name);
+    if (!orphaned) return fail(sent.error().wrap(fmt::format("deployment {}", name)));
+    return *orphaned;
+  }
   auto released = FileLock::acquire(deployment_lock(paths, name));
   if (!released) return fail(released.error());
   std::printf("deployment %s down\n", name.c_str());

@@ -1,5 +1,7 @@
 #include "state/state_db.h"
 
+#include <mutex>
+
 #include <sqlite3.h>
 
 #include "core/fs.h"
@@ -100,6 +102,10 @@ CREATE TABLE IF NOT EXISTS replicas (
 struct StateDb::Impl {
   sqlite3* db = nullptr;
   std::filesystem::path path;
+  // The connection is opened NOMUTEX; this serialises every use of it (a statement's whole
+  // prepare/step/finalize, and a transaction from BEGIN to COMMIT), so one StateDb may be shared
+  // by threads. Recursive: a transaction's body runs statements on the same thread.
+  std::recursive_mutex mutex;
   ~Impl() {
     if (db != nullptr) sqlite3_close_v2(db);
   }
@@ -192,6 +198,7 @@ Status bind_all(sqlite3_stmt* stmt, const std::vector<Value>& params) {
 }  // namespace
 
 Result<std::vector<Row>> StateDb::query(std::string_view sql, const std::vector<Value>& params) {
+  std::lock_guard lock(impl_->mutex);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(impl_->db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {
@@ -227,11 +234,13 @@ Result<std::vector<Row>> StateDb::query(std::string_view sql, const std::vector<
 }
 
 Result<std::int64_t> StateDb::exec(std::string_view sql, const std::vector<Value>& params) {
+  std::lock_guard lock(impl_->mutex);  // sqlite3_changes() belongs to this statement
   ZLAYER_CHECK(query(sql, params));
   return static_cast<std::int64_t>(sqlite3_changes(impl_->db));
 }
 
 Status StateDb::transaction(const std::function<Status()>& body) {
+  std::lock_guard lock(impl_->mutex);
   ZLAYER_CHECK(exec("BEGIN IMMEDIATE"));
   auto result = body();
   if (!result) {

@@ -1,7 +1,8 @@
 // state.db: the durable records every zlayer-agent process shares (SQLite, WAL mode, 5 s busy
 // timeout, short transactions). This header owns the connection and the schema (docs/design.md
 // §4); each component keeps its own typed queries next to its code through exec()/query().
-// One StateDb object per thread (SQLite connections are not shared across threads here).
+// Thread-safe: one object may be shared by threads (each statement, and each transaction as a
+// whole, holds the connection; others wait). Separate processes share the file through WAL.
 #pragma once
 
 #include <cstdint>

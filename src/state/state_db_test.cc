@@ -1,8 +1,13 @@
 #include "state/state_db.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
 
 #include "support/temp_dir.h"
 
@@ -113,6 +118,42 @@ TEST(StateDb, ConcurrentFirstOpenFromProcesses) {
   auto db = StateDb::open(path);
   ASSERT_TRUE(db);
   EXPECT_EQ(as_int((*db->query("SELECT COUNT(*) FROM deployments"))[0][0]), 6);
+}
+
+// One StateDb shared by threads (the deploy's executor threads share the image store's):
+// concurrent statements and transactions neither fail nor lose rows.
+TEST(StateDb, OneObjectSharedByThreads) {
+  testing::TempDir dir;
+  auto db = StateDb::open(dir.path() / "state.db");
+  ASSERT_TRUE(db) << db.error().message;
+  constexpr int kThreads = 8;
+  constexpr int kRows = 150;
+  std::atomic<int> failures{0};
+  std::string first_error;
+  std::mutex error_mutex;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRows; ++i) {
+        auto done = db->transaction([&]() -> Status {
+          ZLAYER_CHECK(db->exec(
+              "INSERT INTO deployments (name, spec, desired, owner_pid, updated_at) VALUES "
+              "(?1, 'x', 'up', 1, 0)",
+              {fmt::format("d-{}-{}", t, i)}));
+          return {};
+        });
+        auto rows = db->query("SELECT COUNT(*) FROM deployments");
+        if (!done || !rows) {
+          ++failures;
+          std::lock_guard lock(error_mutex);
+          if (first_error.empty()) first_error = !done ? done.error().message : rows.error().message;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0) << first_error;
+  EXPECT_EQ(as_int((*db->query("SELECT COUNT(*) FROM deployments"))[0][0]), kThreads * kRows);
 }
 
 }  // namespace

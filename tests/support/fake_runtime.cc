@@ -1,5 +1,9 @@
 #include "support/fake_runtime.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 
 namespace zlayer::testing {
@@ -28,6 +32,33 @@ Result<FakeRuntime::Container*> FakeRuntime::find(const ContainerId& id) {
   return &it->second;
 }
 
+void FakeRuntime::ended_locked(const ContainerId& id) {
+  exited_.notify_all();
+  auto it = exit_fds_.find(id.str());
+  if (it == exit_fds_.end()) return;
+  const std::uint64_t one = 1;
+  for (const UniqueFd& fd : it->second) (void)::write(fd.get(), &one, sizeof(one));
+  exit_fds_.erase(it);
+}
+
+void FakeRuntime::enable_exit_fds() {
+  std::lock_guard lock(mutex_);
+  exit_fds_enabled_ = true;
+}
+
+Result<UniqueFd> FakeRuntime::exit_fd(const ContainerId& id) {
+  std::lock_guard lock(mutex_);
+  if (!exit_fds_enabled_) {
+    return errorf(Errc::kUnsupported, "{}: exit descriptors are off", backend_);
+  }
+  ZLAYER_TRY(container, find(id));
+  bool running = container->state.phase == Phase::kRunning;
+  UniqueFd fd(::eventfd(running ? 0 : 1, EFD_CLOEXEC));
+  if (!fd.valid()) return sys_error("eventfd", errno);
+  if (running) exit_fds_[id.str()].emplace_back(::dup(fd.get()));
+  return fd;
+}
+
 Status FakeRuntime::exit(const ContainerId& id, ExitStatus status) {
   std::lock_guard lock(mutex_);
   ZLAYER_TRY(container, find(id));
@@ -37,7 +68,7 @@ Status FakeRuntime::exit(const ContainerId& id, ExitStatus status) {
   }
   container->state.phase = Phase::kExited;
   container->state.exit = status;
-  exited_.notify_all();
+  ended_locked(id);
   return {};
 }
 
@@ -121,7 +152,7 @@ Status FakeRuntime::stop_container(const ContainerId& id, std::chrono::milliseco
   if (container->state.can_stop()) {
     container->state.phase = Phase::kExited;
     container->state.exit = ExitStatus::killed_by(SIGTERM);
-    exited_.notify_all();
+    ended_locked(id);
   }
   return {};
 }
@@ -135,7 +166,7 @@ Status FakeRuntime::kill_container(const ContainerId& id, int signal) {
   }
   container->state.phase = Phase::kExited;
   container->state.exit = ExitStatus::killed_by(signal);
-  exited_.notify_all();
+  ended_locked(id);
   return {};
 }
 
@@ -151,7 +182,7 @@ Status FakeRuntime::remove_container(const ContainerId& id) {
   std::lock_guard lock(mutex_);
   ZLAYER_CHECK(enter("remove", id.str()));
   containers_.erase(id.str());
-  exited_.notify_all();
+  ended_locked(id);
   return {};
 }
 

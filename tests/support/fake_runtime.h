@@ -43,6 +43,9 @@ class FakeRuntime final : public runtime::Runtime {
   // exec calls are not journaled (they are polls), except exec timeouts ("exec-timeout <id>").
   [[nodiscard]] std::vector<std::string> journal() const;
   void clear_journal();
+  // Makes exit_fd() answer (an eventfd written when the container ends); off by default, so
+  // supervisors fall back to polling container_state.
+  void enable_exit_fds();
 
   // --- Runtime ---
   Status pull_image(std::string_view ref) override;
@@ -55,6 +58,7 @@ class FakeRuntime final : public runtime::Runtime {
   Status remove_container(const ContainerId& id) override;
   Result<runtime::ContainerState> container_state(const ContainerId& id) override;
   Result<runtime::ExitStatus> wait_container(const ContainerId& id) override;
+  Result<UniqueFd> exit_fd(const ContainerId& id) override;
   Status container_logs(const ContainerId& id, const runtime::LogOptions& options,
                         const runtime::LogCallback& callback) override;
   Result<runtime::ExecResult> exec(const ContainerId& id,
@@ -72,6 +76,8 @@ class FakeRuntime final : public runtime::Runtime {
   // Journals `op id` and returns the injected failure for `op`, if any. Lock held.
   Status enter(const std::string& op, const std::string& subject);
   Result<Container*> find(const ContainerId& id);
+  // The container stopped running: wakes waiters and fires its exit descriptors. Lock held.
+  void ended_locked(const ContainerId& id);
 
   std::string backend_;
   std::string ip_prefix_;
@@ -80,6 +86,8 @@ class FakeRuntime final : public runtime::Runtime {
   std::map<std::string, Container> containers_;
   std::map<std::string, Error> failures_;
   std::vector<std::string> journal_;
+  bool exit_fds_enabled_ = false;
+  std::map<std::string, std::vector<UniqueFd>> exit_fds_;  // write ends, by container id
   ExecHandler exec_handler_;
 };
 
