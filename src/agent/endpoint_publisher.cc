@@ -36,11 +36,18 @@ Result<EndpointPublisher::Change> EndpointPublisher::prepare(
                               endpoint.name,
                               {transport_of(endpoint.protocol), endpoint.port},
                               endpoint.effective_target_port(),
+                              udp_.idle_timeout,
                               nullptr};
+      if (endpoint.stream && endpoint.stream->session_timeout) {
+        planned.idle_timeout =
+            std::chrono::ceil<std::chrono::milliseconds>(*endpoint.stream->session_timeout);
+      }
       if (!published_.contains(planned.key)) {
         const std::string label = name + "/" + endpoint.name;
         if (planned.key.first == EndpointProxy::Transport::kUdp) {
-          ZLAYER_TRY(proxy, UdpProxy::open(label, bind_address_, endpoint.port, udp_));
+          UdpProxyOptions options = udp_;
+          options.idle_timeout = planned.idle_timeout;
+          ZLAYER_TRY(proxy, UdpProxy::open(label, bind_address_, endpoint.port, options));
           planned.opened = std::move(proxy);
         } else {
           ZLAYER_TRY(proxy, TcpProxy::open(label, bind_address_, endpoint.port));
@@ -65,6 +72,10 @@ void EndpointPublisher::apply(Change change) {
     }
     std::string label = planned.service + "/" + planned.endpoint;
     if (proxy->name() != label) proxy->set_name(std::move(label));
+    if (proxy->transport() == EndpointProxy::Transport::kUdp) {
+      auto& udp = static_cast<UdpProxy&>(*proxy);
+      if (udp.idle_timeout() != planned.idle_timeout) udp.set_idle_timeout(planned.idle_timeout);
+    }
     next.emplace(planned.key, Published{planned.service, planned.endpoint, planned.target_port,
                                         std::move(proxy)});
   }

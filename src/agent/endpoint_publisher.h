@@ -44,7 +44,8 @@ class EndpointPublisher final : public EventSink {
       std::string endpoint;
       ListenerKey key;
       std::uint16_t target_port = 0;
-      std::unique_ptr<EndpointProxy> opened;  // null: keep the listener published at `key`
+      std::chrono::milliseconds idle_timeout{0};  // UDP sessions
+      std::unique_ptr<EndpointProxy> opened;      // null: keep the listener published at `key`
     };
     Change() = default;
     std::vector<Planned> planned_;
@@ -52,8 +53,9 @@ class EndpointPublisher final : public EventSink {
 
   // Opens a listener on `bind_address`:port for every endpoint of every `rtype: service` service
   // of `spec` and sets its backends; `manager` must outlive the publisher. `udp` configures the
-  // UDP proxies (idle timeout, session limit). Errors: the proxy's (a port in use: kAlreadyExists
-  // naming "endpoint SERVICE/ENDPOINT" and the address); nothing stays open on error.
+  // UDP proxies (session limit; idle timeout unless the endpoint sets stream.session_timeout).
+  // Errors: the proxy's (a port in use: kAlreadyExists naming "endpoint SERVICE/ENDPOINT" and the
+  // address); nothing stays open on error.
   static Result<std::unique_ptr<EndpointPublisher>> open(const spec::DeploymentSpec& spec,
                                                          const ServiceManager& manager,
                                                          const std::string& bind_address,
@@ -64,7 +66,8 @@ class EndpointPublisher final : public EventSink {
   // published. Errors: as open(); whatever it opened is closed again.
   Result<Change> prepare(const spec::DeploymentSpec& spec) const;
   // Redeploy, step 2 (after the ServiceManager took the spec): publishes `change` — new
-  // listeners join, kept ones get their new endpoint name and target_port, the others are closed
+  // listeners join, kept ones get their new endpoint name, target_port and UDP session timeout,
+  // the others are closed
   // (their connections and sessions end) — and refreshes every backend set. `change` must come
   // from prepare() with nothing applied in between (same loop task).
   void apply(Change change);

@@ -185,6 +185,36 @@ TEST(EndpointPublisher, APortInUseRefusesTheUpdateAndKeepsThePublishedSet) {
       << "port " << fresh << " was left open";
 }
 
+TEST(EndpointPublisher, UdpSessionsIdleForTheEndpointsSessionTimeout) {
+  UdpEchoServer backend("u");
+  const std::uint16_t port = testing::free_port(SOCK_DGRAM);
+  auto with_timeout = [&](std::optional<spec::Duration> timeout) {
+    spec::EndpointSpec e = udp("dns", port, backend.port());
+    if (timeout) e.stream = spec::StreamEndpointConfig{.session_timeout = timeout};
+    return deployment({{"dns", {e}}});
+  };
+  const auto first = with_timeout(std::chrono::seconds(5));
+  Harness h;
+  deploy(h, first);
+  auto opened = EndpointPublisher::open(first, *h.manager, "127.0.0.1");
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto* proxy = dynamic_cast<UdpProxy*>((*opened)->proxies()["dns/dns"]);
+  ASSERT_NE(proxy, nullptr);
+  EXPECT_EQ(proxy->idle_timeout(), std::chrono::seconds(5));
+
+  // Changed by a redeploy on the same listener; unset → the default.
+  const auto second = with_timeout(std::chrono::milliseconds(1500));
+  deploy(h, second);
+  ASSERT_TRUE((*opened)->update(second));
+  EXPECT_EQ((*opened)->proxies()["dns/dns"], proxy);
+  EXPECT_EQ(proxy->idle_timeout(), std::chrono::milliseconds(1500));
+  const auto third = with_timeout(std::nullopt);
+  deploy(h, third);
+  ASSERT_TRUE((*opened)->update(third));
+  EXPECT_EQ(proxy->idle_timeout(), UdpProxyOptions{}.idle_timeout);
+  EXPECT_EQ(UdpClient().ask(port, "q"), "u:q");
+}
+
 TEST(ServiceHosts, EntriesFollowTheSpec) {
   ServiceHosts hosts;
   hosts.set(service_host_entries(deployment({{"web", {tcp("http", 80, 8080)}}, {"db", {}}}),

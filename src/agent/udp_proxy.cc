@@ -44,9 +44,11 @@ Result<std::unique_ptr<UdpProxy>> UdpProxy::open(std::string name, const std::st
 UdpProxy::UdpProxy(std::string name, UniqueFd listener, UniqueFd wake, std::uint16_t port,
                    UdpProxyOptions options)
     : EndpointProxy(std::move(name), port),
-      options_(options),
+      max_sessions_(options.max_sessions),
       listener_(std::move(listener)),
-      wake_(std::move(wake)) {}
+      wake_(std::move(wake)),
+      idle_timeout_(options.idle_timeout),
+      current_idle_timeout_(options.idle_timeout) {}
 
 UdpProxy::~UdpProxy() {
   {
@@ -70,6 +72,20 @@ void UdpProxy::set_backends(std::vector<Backend> backends) {
 std::vector<Backend> UdpProxy::backends() const {
   std::lock_guard lock(mutex_);
   return backends_;
+}
+
+void UdpProxy::set_idle_timeout(std::chrono::milliseconds idle_timeout) {
+  {
+    std::lock_guard lock(mutex_);
+    idle_timeout_ = idle_timeout;
+  }
+  std::uint64_t one = 1;
+  (void)::write(wake_.get(), &one, sizeof(one));
+}
+
+std::chrono::milliseconds UdpProxy::idle_timeout() const {
+  std::lock_guard lock(mutex_);
+  return idle_timeout_;
 }
 
 std::size_t UdpProxy::sessions() const { return session_count_.load(); }
@@ -100,6 +116,7 @@ void UdpProxy::run() {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
       current_ = backends_;
+      current_idle_timeout_ = idle_timeout_;
       drop_sessions_without_backend();
     }
     if (ready > 0) {
@@ -168,10 +185,10 @@ bool UdpProxy::forward_to_client(Session& session, std::vector<char>& buffer) {
 
 UdpProxy::Session* UdpProxy::open_session(const sockaddr_in& client) {
   if (current_.empty()) return nullptr;  // no backend: dropped, as kube-proxy does
-  if (sessions_.size() >= options_.max_sessions) {
+  if (sessions_.size() >= max_sessions_) {
     if (!full_warned_) {
       spdlog::warn("endpoint {}: {} UDP sessions open (the limit); new clients are dropped", name(),
-                   options_.max_sessions);
+                   max_sessions_);
       full_warned_ = true;
     }
     return nullptr;
@@ -212,11 +229,11 @@ int UdpProxy::expire(std::chrono::steady_clock::time_point now) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const auto idle = now - it->second.last_active;
     const auto key = it++->first;
-    if (idle >= options_.idle_timeout) {
+    if (idle >= current_idle_timeout_) {
       close_session(key);
       continue;
     }
-    const auto left = options_.idle_timeout - idle;
+    const auto left = current_idle_timeout_ - idle;
     if (!next || left < *next) next = left;
   }
   if (!next) return -1;
@@ -227,7 +244,7 @@ int UdpProxy::expire(std::chrono::steady_clock::time_point now) {
 void UdpProxy::close_session(ClientKey key) {
   sessions_.erase(key);
   session_count_ = sessions_.size();
-  if (sessions_.size() < options_.max_sessions) full_warned_ = false;
+  if (sessions_.size() < max_sessions_) full_warned_ = false;
 }
 
 }  // namespace zlayer::agent

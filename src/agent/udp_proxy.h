@@ -26,6 +26,7 @@ struct UdpProxyOptions {
   // 250 ms (--udp-timeout), too short for a request that takes a while to answer, docker-proxy
   // uses 90 s.
   std::chrono::milliseconds idle_timeout{30'000};
+  // An endpoint's `stream.session_timeout` replaces it.
   // Each session holds one socket; 256 per endpoint stays well under the usual soft
   // RLIMIT_NOFILE of 1024 with a few UDP endpoints.
   std::size_t max_sessions = 256;
@@ -44,6 +45,10 @@ class UdpProxy final : public EndpointProxy {
   void set_backends(std::vector<Backend> backends) override;
   [[nodiscard]] std::vector<Backend> backends() const override;
   [[nodiscard]] Transport transport() const override { return Transport::kUdp; }
+  // Changes the idle timeout of every session, open ones included (a redeploy changed the
+  // endpoint's stream.session_timeout).
+  void set_idle_timeout(std::chrono::milliseconds idle_timeout);
+  [[nodiscard]] std::chrono::milliseconds idle_timeout() const;
   // Sessions open now (tests, status).
   [[nodiscard]] std::size_t sessions() const;
 
@@ -72,19 +77,21 @@ class UdpProxy final : public EndpointProxy {
   int expire(std::chrono::steady_clock::time_point now);
   void close_session(ClientKey key);
 
-  const UdpProxyOptions options_;
+  const std::size_t max_sessions_;
   UniqueFd listener_;
   UniqueFd wake_;  // eventfd: written by set_backends and the destructor
 
   // Shared with other threads.
   mutable std::mutex mutex_;
   std::vector<Backend> backends_;
+  std::chrono::milliseconds idle_timeout_;
   bool stopping_ = false;
 
   // Proxy thread only (session_count_ is read by sessions()).
   std::map<ClientKey, Session> sessions_;
   std::atomic<std::size_t> session_count_{0};
-  std::vector<Backend> current_;  // the proxy thread's copy of backends_
+  std::vector<Backend> current_;  // the proxy thread's copies of backends_ and idle_timeout_
+  std::chrono::milliseconds current_idle_timeout_;
   std::size_t next_ = 0;
   bool full_warned_ = false;
   std::thread thread_;

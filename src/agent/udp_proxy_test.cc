@@ -91,6 +91,20 @@ TEST(UdpProxy, IdleSessionsExpireAndTheNextDatagramStartsANewOne) {
   EXPECT_EQ(client.ask(proxy->port(), "y"), "b:y");
 }
 
+TEST(UdpProxy, AShorterIdleTimeoutAppliesToOpenSessions) {
+  UdpEchoServer a("a");
+  auto proxy = open_proxy();
+  ASSERT_NE(proxy, nullptr);
+  EXPECT_EQ(proxy->idle_timeout(), std::chrono::seconds(30));
+  proxy->set_backends({at(a)});
+  UdpClient client;
+  ASSERT_EQ(client.ask(proxy->port(), "x"), "a:x");
+  EXPECT_EQ(proxy->sessions(), 1U);
+  proxy->set_idle_timeout(std::chrono::milliseconds(100));
+  EXPECT_EQ(proxy->idle_timeout(), std::chrono::milliseconds(100));
+  EXPECT_TRUE(eventually([&] { return proxy->sessions() == 0; }));
+}
+
 TEST(UdpProxy, ARefusingBackendIsLeftForTheNext) {
   UdpEchoServer a("a");
   auto proxy = open_proxy();
