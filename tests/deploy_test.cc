@@ -5,11 +5,15 @@
 // web to be healthy and calls it by service name through the endpoint proxy), a killed replica
 // process restarted and counted, a failing health check restarted, an invalid spec that starts
 // nothing and lists all its errors, SIGINT leaving no container, mount or cgroup behind, scale /
-// redeploy / down through the owner's control socket, and a rolling update that never fails a
-// request through the endpoint.
+// redeploy / down through the owner's control socket (a redeploy adding a service with an
+// endpoint publishes its port and names it in new containers; one with a port in use is refused
+// with nothing changed), and a rolling update that never fails a request through the endpoint.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +43,22 @@ using runtime::linux::testing::http_get;
 using runtime::linux::testing::random_int;
 using runtime::linux::testing::TestNetns;
 using std::chrono::seconds;
+
+// A TCP socket listening on a free port of 127.0.0.1 (the port goes to `port`).
+UniqueFd bound_tcp_listener(std::uint16_t& port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(fd.get(), 1) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return {};
+  }
+  port = ntohs(addr.sin_port);
+  return fd;
+}
 
 struct ReplicaRow {
   std::string state;
@@ -314,6 +334,51 @@ services:
   auto redeploy = agent({"deploy", changed.string()});
   EXPECT_EQ(redeploy.exit_code, 0) << redeploy.err;
   EXPECT_NE(redeploy.out.find("handed to its running owner"), std::string::npos) << redeploy.out;
+
+  // A redeploy that adds a service with an endpoint: the owner opens its port, and the new
+  // service's name resolves in containers created afterwards.
+  const int web_port = random_int(40001, 50000);
+  const std::string web = fmt::format(R"(
+  web:
+    image: {{ name: "{}" }}
+    command:
+      entrypoint: [/bin/busybox, sh, -c]
+      args: ["mkdir -p /www && echo added by redeploy > /www/index.html && exec /bin/busybox httpd -f -p 8080 -h /www"]
+    endpoints: [ {{ name: http, protocol: http, port: {}, target_port: 8080 }} ]
+    health:
+      interval: 300ms
+      timeout: 1s
+      retries: 1
+      check: {{ type: http, url: "http://localhost:8080/", expect_status: 200 }}
+)",
+                                      image_, web_port);
+  const fs::path added = dir_.path() / "added.yaml";
+  ASSERT_TRUE(atomic_write_file(added, fmt::format(fmt::runtime(spec), image_, 2) + web));
+  auto add = agent({"deploy", added.string()});
+  EXPECT_EQ(add.exit_code, 0) << add.err;
+  ASSERT_TRUE(wait_for("web", 1, serving));
+  auto page = http_get("127.0.0.1", static_cast<std::uint16_t>(web_port));
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_NE(page->find("added by redeploy"), std::string::npos) << *page;
+  auto hosts = read_file(paths_.containers_dir() / "web-rep-1" / "hosts");
+  ASSERT_TRUE(hosts) << hosts.error().message;
+  EXPECT_NE(hosts->find("web.service"), std::string::npos) << *hosts;
+
+  // An endpoint on a port in use refuses the redeploy, naming it, and changes nothing.
+  std::uint16_t busy = 0;
+  UniqueFd holder = bound_tcp_listener(busy);
+  ASSERT_TRUE(holder.valid());
+  const fs::path clash = dir_.path() / "clash.yaml";
+  ASSERT_TRUE(atomic_write_file(
+      clash,
+      fmt::format(fmt::runtime(spec), image_, 3) +
+          fmt::format("    endpoints: [ {{ name: clash, protocol: tcp, port: {} }} ]\n", busy) +
+          web));
+  auto refused = agent({"deploy", clash.string()});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.err.find("nothing changed"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("endpoint app/clash"), std::string::npos) << refused.err;
+  EXPECT_TRUE(http_get("127.0.0.1", static_cast<std::uint16_t>(web_port)));
 
   auto down = agent({"down", "owned"});
   EXPECT_EQ(down.exit_code, 0) << down.err;

@@ -19,19 +19,9 @@ namespace {
 // How long a backend may take to accept before the next one is tried.
 constexpr int kConnectTimeoutMs = 1000;
 
-Result<sockaddr_in> ipv4(const std::string& address, std::uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
-    return errorf(Errc::kInvalidArgument, "\"{}\" is not an IPv4 address", address);
-  }
-  return addr;
-}
-
 // Non-blocking connect bounded by kConnectTimeoutMs; the socket is blocking again afterwards.
 UniqueFd connect_to(const Backend& backend) {
-  auto addr = ipv4(backend.address, backend.port);
+  auto addr = detail::ipv4_address(backend.address, backend.port);
   if (!addr) return {};
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return {};
@@ -86,36 +76,78 @@ void pump(int a, int b) {
 
 }  // namespace
 
-Result<std::unique_ptr<EndpointProxy>> EndpointProxy::open(std::string name,
-                                                           const std::string& bind_address,
-                                                           std::uint16_t port) {
+namespace detail {
+
+Result<sockaddr_in> ipv4_address(const std::string& address, std::uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
+    return errorf(Errc::kInvalidArgument, "\"{}\" is not an IPv4 address", address);
+  }
+  return addr;
+}
+
+Result<UniqueFd> bind_endpoint_socket(const std::string& name, int type, const std::string& address,
+                                      std::uint16_t port, std::uint16_t& bound_port) {
   auto fail = [&](std::string_view what) {
-    return sys_error(fmt::format("endpoint {}: {} {}:{}", name, what, bind_address, port), errno);
+    const int err = errno;
+    auto error = sys_error(fmt::format("endpoint {}: {} {}:{}", name, what, address, port), err);
+    if (err == EADDRINUSE) error.value().code = Errc::kAlreadyExists;
+    return error;
   };
-  ZLAYER_TRY(addr, ipv4(bind_address, port));
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ZLAYER_TRY(addr, ipv4_address(address, port));
+  UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return fail("socket for");
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (type == SOCK_STREAM) {
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  }
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     return fail("bind");
   }
-  if (::listen(fd.get(), SOMAXCONN) != 0) return fail("listen on");
   sockaddr_in bound{};
   socklen_t len = sizeof(bound);
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
+    return fail("getsockname of");
+  }
+  bound_port = ntohs(bound.sin_port);
+  return fd;
+}
+
+}  // namespace detail
+
+std::string EndpointProxy::name() const {
+  std::lock_guard lock(name_mutex_);
+  return name_;
+}
+
+void EndpointProxy::set_name(std::string name) {
+  std::lock_guard lock(name_mutex_);
+  name_ = std::move(name);
+}
+
+Result<std::unique_ptr<TcpProxy>> TcpProxy::open(std::string name, const std::string& bind_address,
+                                                 std::uint16_t port) {
+  std::uint16_t bound = 0;
+  ZLAYER_TRY(fd, detail::bind_endpoint_socket(name, SOCK_STREAM, bind_address, port, bound));
+  if (::listen(fd.get(), SOMAXCONN) != 0) {
+    return sys_error(fmt::format("endpoint {}: listen on {}:{}", name, bind_address, port), errno);
+  }
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC));
-  if (!wake.valid()) return fail("eventfd for");
-  auto proxy = std::unique_ptr<EndpointProxy>(
-      new EndpointProxy(std::move(name), std::move(fd), std::move(wake), ntohs(bound.sin_port)));
+  if (!wake.valid()) return sys_error(fmt::format("endpoint {}: eventfd", name), errno);
+  auto proxy = std::unique_ptr<TcpProxy>(
+      new TcpProxy(std::move(name), std::move(fd), std::move(wake), bound));
   proxy->acceptor_ = std::thread([p = proxy.get()] { p->accept_loop(); });
   return proxy;
 }
 
-EndpointProxy::EndpointProxy(std::string name, UniqueFd listener, UniqueFd wake, std::uint16_t port)
-    : name_(std::move(name)), listener_(std::move(listener)), wake_(std::move(wake)), port_(port) {}
+TcpProxy::TcpProxy(std::string name, UniqueFd listener, UniqueFd wake, std::uint16_t port)
+    : EndpointProxy(std::move(name), port),
+      listener_(std::move(listener)),
+      wake_(std::move(wake)) {}
 
-EndpointProxy::~EndpointProxy() {
+TcpProxy::~TcpProxy() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -128,17 +160,17 @@ EndpointProxy::~EndpointProxy() {
   idle_.wait(lock, [this] { return active_ == 0; });
 }
 
-void EndpointProxy::set_backends(std::vector<Backend> backends) {
+void TcpProxy::set_backends(std::vector<Backend> backends) {
   std::lock_guard lock(mutex_);
   backends_ = std::move(backends);
 }
 
-std::vector<Backend> EndpointProxy::backends() const {
+std::vector<Backend> TcpProxy::backends() const {
   std::lock_guard lock(mutex_);
   return backends_;
 }
 
-void EndpointProxy::accept_loop() {
+void TcpProxy::accept_loop() {
   for (;;) {
     UniqueFd client = accept_until_woken(listener_.get(), wake_.get());
     if (!client.valid()) return;
@@ -150,7 +182,7 @@ void EndpointProxy::accept_loop() {
   }
 }
 
-UniqueFd EndpointProxy::connect_backend() {
+UniqueFd TcpProxy::connect_backend() {
   std::vector<Backend> candidates;
   std::size_t start = 0;
   {
@@ -161,12 +193,12 @@ UniqueFd EndpointProxy::connect_backend() {
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const Backend& b = candidates[(start + i) % candidates.size()];
     if (auto fd = connect_to(b); fd.valid()) return fd;
-    spdlog::debug("endpoint {}: backend {}:{} refused; trying the next", name_, b.address, b.port);
+    spdlog::debug("endpoint {}: backend {}:{} refused; trying the next", name(), b.address, b.port);
   }
   return {};
 }
 
-void EndpointProxy::serve(UniqueFd client) {
+void TcpProxy::serve(UniqueFd client) {
   UniqueFd backend = connect_backend();
   bool run = backend.valid();
   {

@@ -1,4 +1,4 @@
-// The endpoint proxy against real HTTP servers on loopback: forwarding, round robin, skipping a
+// The TCP endpoint proxy against real HTTP servers on loopback: forwarding, round robin, skipping a
 // backend that refuses, switching backends, and no backend → the connection is closed.
 #include "agent/endpoint_proxy.h"
 
@@ -9,12 +9,13 @@
 
 #include <set>
 
+#include "agent/socket_test_support.h"
 #include "support/fake_http_server.h"
 
 namespace zlayer::agent {
 namespace {
 
-using testing::FakeServer;
+using zlayer::testing::FakeServer;
 
 std::unique_ptr<FakeServer> named_server(const std::string& name) {
   auto server = std::make_unique<FakeServer>();
@@ -23,19 +24,6 @@ std::unique_ptr<FakeServer> named_server(const std::string& name) {
   });
   server->start();
   return server;
-}
-
-// A loopback port nothing listens on (bound, then closed).
-std::uint16_t closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::optional<std::string> get(std::uint16_t port) {
@@ -47,13 +35,13 @@ std::optional<std::string> get(std::uint16_t port) {
   return res->body;
 }
 
-std::unique_ptr<EndpointProxy> open_proxy() {
-  auto proxy = EndpointProxy::open("web/http", "127.0.0.1", 0);
+std::unique_ptr<TcpProxy> open_proxy() {
+  auto proxy = TcpProxy::open("web/http", "127.0.0.1", 0);
   EXPECT_TRUE(proxy) << proxy.error().message;
   return proxy ? std::move(*proxy) : nullptr;
 }
 
-TEST(EndpointProxy, ForwardsRoundRobinToEveryBackend) {
+TEST(TcpProxy, ForwardsRoundRobinToEveryBackend) {
   auto a = named_server("a");
   auto b = named_server("b");
   auto proxy = open_proxy();
@@ -70,16 +58,16 @@ TEST(EndpointProxy, ForwardsRoundRobinToEveryBackend) {
   EXPECT_EQ(seen, (std::set<std::string>{"a", "b"}));
 }
 
-TEST(EndpointProxy, SkipsABackendThatRefuses) {
+TEST(TcpProxy, SkipsABackendThatRefuses) {
   auto a = named_server("a");
   auto proxy = open_proxy();
   ASSERT_NE(proxy, nullptr);
   proxy->set_backends(
-      {{"127.0.0.1", closed_port()}, {"127.0.0.1", static_cast<std::uint16_t>(a->port())}});
+      {{"127.0.0.1", testing::free_port()}, {"127.0.0.1", static_cast<std::uint16_t>(a->port())}});
   for (int i = 0; i < 4; ++i) EXPECT_EQ(get(proxy->port()), "a");
 }
 
-TEST(EndpointProxy, NewBackendsTakeNewConnections) {
+TEST(TcpProxy, NewBackendsTakeNewConnections) {
   auto a = named_server("a");
   auto b = named_server("b");
   auto proxy = open_proxy();
@@ -90,16 +78,16 @@ TEST(EndpointProxy, NewBackendsTakeNewConnections) {
   EXPECT_EQ(get(proxy->port()), "b");
 }
 
-TEST(EndpointProxy, NoBackendClosesTheConnection) {
+TEST(TcpProxy, NoBackendClosesTheConnection) {
   auto proxy = open_proxy();
   ASSERT_NE(proxy, nullptr);
   EXPECT_EQ(get(proxy->port()), std::nullopt);
 }
 
-TEST(EndpointProxy, APortInUseIsAnErrorNamingTheEndpoint) {
+TEST(TcpProxy, APortInUseIsAnErrorNamingTheEndpoint) {
   auto first = open_proxy();
   ASSERT_NE(first, nullptr);
-  auto second = EndpointProxy::open("web/http", "127.0.0.1", first->port());
+  auto second = TcpProxy::open("web/http", "127.0.0.1", first->port());
   ASSERT_FALSE(second);
   EXPECT_NE(second.error().message.find("endpoint web/http"), std::string::npos)
       << second.error().message;

@@ -199,9 +199,35 @@ std::filesystem::path control_socket(const Paths& paths, const std::string& name
   return paths.runtime_dir / "deployments" / (name + ".sock");
 }
 
+// What a control request acts on; every member lives on the loop thread except `hosts`.
+struct ControlTarget {
+  agent::ServiceManager& manager;
+  agent::EventLoop& loop;
+  agent::EndpointPublisher& endpoints;
+  agent::ServiceHosts& hosts;  // read by the ConfigBuilder on executor threads
+  std::string gateway;         // where the service names point inside containers
+};
+
+// A redeploy: the endpoints' new listeners open first, so a port in use refuses the spec with
+// nothing changed; the service names of the new spec are in place before the manager creates a
+// container of it; on any error both go back.
+Status redeploy(ControlTarget& target, const spec::DeploymentSpec& spec, const std::string& text) {
+  auto change = target.endpoints.prepare(spec);
+  if (!change) return unexpected(change.error().wrap("redeploy refused; nothing changed"));
+  std::vector<std::string> previous_hosts = target.hosts.entries();
+  target.hosts.set(agent::service_host_entries(spec, target.gateway));
+  if (auto deployed = target.manager.deploy(spec, text); !deployed) {
+    target.hosts.set(std::move(previous_hosts));
+    return deployed;  // `change` closes the listeners it opened
+  }
+  target.endpoints.apply(std::move(*change));
+  return {};
+}
+
 // A control request, carried out on the loop thread: "down", "scale", "deploy" (docs/cli.md).
-nlohmann::json handle_control(const nlohmann::json& request, agent::ServiceManager& manager,
-                              agent::EventLoop& loop) {
+nlohmann::json handle_control(const nlohmann::json& request, ControlTarget& target) {
+  agent::ServiceManager& manager = target.manager;
+  agent::EventLoop& loop = target.loop;
   const auto fail = [](const std::string& message) {
     return nlohmann::json{{"ok", false}, {"error", message}};
   };
@@ -226,7 +252,7 @@ nlohmann::json handle_control(const nlohmann::json& request, agent::ServiceManag
       for (const auto& d : report.errors) message += "\n  " + d.str();
       return fail(message);
     }
-    auto deployed = manager.deploy(*report.spec, text);
+    auto deployed = redeploy(target, *report.spec, text);
     if (!deployed) return fail(deployed.error().message);
     return {{"ok", true}};
   }
@@ -324,15 +350,17 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   // Inside containers on the bridge, `web` and `web.service` name the gateway, where the
   // endpoint proxies listen too (docs/design.md "Endpoints").
   ZLAYER_TRY(gateway, bridge_gateway(linux.network.subnet));
-  const std::vector<std::string> service_hosts = agent::service_host_entries(spec, gateway);
+  // A redeploy replaces the entries (handle_control), so they are shared and locked.
+  auto service_hosts = std::make_shared<agent::ServiceHosts>();
+  service_hosts->set(agent::service_host_entries(spec, gateway));
   options.build_config = [spec_builder, service_hosts](
                              const std::string& deployment, const std::string& service,
                              const spec::ServiceSpec& service_spec,
                              const ContainerId& id) -> Result<runtime::ContainerConfig> {
     ZLAYER_TRY(config, spec_builder(deployment, service, service_spec, id));
     if (config.network.mode == runtime::NetworkMode::kBridge) {
-      config.extra_hosts.insert(config.extra_hosts.end(), service_hosts.begin(),
-                                service_hosts.end());
+      const std::vector<std::string> hosts = service_hosts->entries();
+      config.extra_hosts.insert(config.extra_hosts.end(), hosts.begin(), hosts.end());
     }
     return config;
   };
@@ -401,19 +429,21 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
     }).detach();
 
     // The control socket: requests run on the loop; the server thread waits for the answer.
-    ZLAYER_TRY(control, agent::ControlServer::open(
-                            control_socket(paths, spec.deployment),
-                            [&loop, &manager](const nlohmann::json& request) -> nlohmann::json {
-                              auto answer = std::make_shared<std::promise<nlohmann::json>>();
-                              auto future = answer->get_future();
-                              loop.post([&, request, answer] {
-                                answer->set_value(handle_control(request, manager, loop));
-                              });
-                              if (future.wait_for(kControlTimeout) != std::future_status::ready) {
-                                return {{"ok", false}, {"error", "the deployment is stopping"}};
-                              }
-                              return future.get();
-                            }));
+    ControlTarget control_target{manager, loop, *endpoints, *service_hosts, gateway};
+    ZLAYER_TRY(control,
+               agent::ControlServer::open(
+                   control_socket(paths, spec.deployment),
+                   [&loop, &control_target](const nlohmann::json& request) -> nlohmann::json {
+                     auto answer = std::make_shared<std::promise<nlohmann::json>>();
+                     auto future = answer->get_future();
+                     loop.post([&, request, answer] {
+                       answer->set_value(handle_control(request, control_target));
+                     });
+                     if (future.wait_for(kControlTimeout) != std::future_status::ready) {
+                       return {{"ok", false}, {"error", "the deployment is stopping"}};
+                     }
+                     return future.get();
+                   }));
 
     loop.post([&] {
       Status started;
