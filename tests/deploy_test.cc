@@ -295,6 +295,67 @@ services:
   expect_nothing_left();
 }
 
+// The owner is SIGKILLed: its containers keep running, and the next `deploy` of the spec takes
+// them over (the running one untouched, the one that died meanwhile restarted and counted); with
+// that owner killed too, `down` takes the deployment over itself and removes everything.
+TEST_F(DeployTest, ANewOwnerTakesOverAfterTheOwnerIsKilledAndDownWorksWithoutOne) {
+  const std::string spec = fmt::format(R"(version: v1
+deployment: orphan
+services:
+  web:
+    image: {{ name: "{}" }}
+    command:
+      entrypoint: [/bin/busybox, sh, -c]
+      args: ["mkdir -p /www && echo up > /www/index.html && exec /bin/busybox httpd -f -p 8080 -h /www"]
+    scale: {{ mode: fixed, replicas: 2 }}
+    health:
+      interval: 300ms
+      timeout: 1s
+      retries: 2
+      check: {{ type: tcp, port: 8080 }}
+)",
+                                       image_);
+  start_deploy(spec);
+  ASSERT_TRUE(wait_for("web", 1, serving));
+  ASSERT_TRUE(wait_for("web", 2, serving));
+  const auto init_pid = [&](int n) {
+    return read_file(paths_.containers_dir() / fmt::format("web-rep-{}", n) / "init.pid")
+        .value_or("");
+  };
+  const std::string kept_pid = init_pid(1);
+  ASSERT_FALSE(kept_pid.empty());
+
+  // The owner dies without cleaning up.
+  ASSERT_EQ(::kill(agent_pid_, SIGKILL), 0);
+  ASSERT_TRUE(wait_process(agent_pid_));
+  agent_pid_ = -1;
+  EXPECT_NE(agent({"ps"}).out.find("web-rep-1"), std::string::npos) << "containers outlive it";
+  const auto scaled = agent({"scale", "orphan", "web", "3"});
+  EXPECT_NE(scaled.exit_code, 0) << "no owner to scale: " << scaled.out;
+  // web-rep-2 dies while nobody supervises it.
+  const std::string crashed_pid = init_pid(2);
+  ASSERT_FALSE(crashed_pid.empty());
+  ASSERT_EQ(::kill(std::stoi(crashed_pid), SIGKILL), 0);
+
+  start_deploy(spec);
+  EXPECT_TRUE(wait_for("web", 2, [](const ReplicaRow& r) { return r.restarts == 1 && serving(r); }));
+  EXPECT_TRUE(wait_for("web", 1, serving));
+  EXPECT_EQ(init_pid(1), kept_pid) << "the running replica was taken over, not recreated";
+  EXPECT_EQ(replica("web", 1)->restarts, 0);
+  EXPECT_NE(deploy_log().find("taking over 2 replica(s)"), std::string::npos) << deploy_log();
+
+  // Kill this owner too; `down` finds no owner, takes over and removes everything.
+  ASSERT_EQ(::kill(agent_pid_, SIGKILL), 0);
+  ASSERT_TRUE(wait_process(agent_pid_));
+  agent_pid_ = -1;
+  const auto down = agent({"down", "orphan"});
+  EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
+  EXPECT_NE(down.out.find("deployment orphan down"), std::string::npos) << down.out;
+  expect_nothing_left();
+  const auto again = agent({"down", "orphan"});
+  EXPECT_NE(again.exit_code, 0) << "nothing left to take down";
+}
+
 // Ownership: scale, a second deploy and down go to the running deploy over its control socket.
 TEST_F(DeployTest, ScaleRedeployAndDownGoToTheOwner) {
   const std::string spec = R"(version: v1
