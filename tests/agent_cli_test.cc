@@ -240,6 +240,29 @@ TEST_P(AgentCliTest, KillInspectWaitAndForcedRemove) {
   expect_nothing_left();
 }
 
+// stop, kill and rm take several containers, as Docker's do: each is handled, an unknown one
+// is reported and the others are still done, and the exit code says one failed.
+TEST_P(AgentCliTest, StopKillAndRemoveTakeSeveralContainers) {
+  for (const char* name : {"one", "two", "three"}) {
+    auto run = agent({"run", "--network", "none", "-d", "--name", name, box_->image_ref(), "sleep",
+                      "1000"});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+  }
+  auto stopped = agent({"stop", "-t", "1", "one", "nobody", "two"});
+  EXPECT_EQ(stopped.exit_code, 1);
+  EXPECT_THAT(stopped.err, HasSubstr("no such container: nobody"));
+  EXPECT_EQ(inspect("one")["state"]["running"], false);
+  EXPECT_EQ(inspect("two")["state"]["running"], false);
+  EXPECT_EQ(inspect("three")["state"]["running"], true);
+  EXPECT_EQ(agent({"kill", "nobody", "three"}).exit_code, 1);
+  auto waited = agent({"wait", "three"});
+  EXPECT_EQ(waited.out, "137\n") << "three was killed after nobody failed: " << waited.err;
+  auto removed = agent({"rm", "-f", "one", "two", "three"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(agent({"ps", "-a"}).out.find("-rep-"), std::string::npos);
+  expect_nothing_left();
+}
+
 // Docker never prunes the layers of an image a container still uses, tagged or not.
 TEST_P(AgentCliTest, ImagePruneKeepsTheLayersOfContainers) {
   auto run = agent({"run", "--network", "none", "-d", "--name", "pinned", box_->image_ref(),

@@ -16,16 +16,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <tuple>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "cli/cmd_run_wasm.h"
 #include "cli/commands.h"
-#include "cli/run_support.h"
 #include "cli/container_cli.h"
-#include "core/paths.h"
+#include "cli/run_support.h"
 #include "core/clock.h"
+#include "core/paths.h"
 #include "core/quantity.h"
 #include "core/time_format.h"
 #include "image/image_service.h"
@@ -72,8 +72,10 @@ Result<double> parse_cpus(const std::string& text) {
 // Errors: kInvalidArgument quoting the text and saying what was expected.
 Result<runtime::StorageEntry> parse_volume(const std::string& text) {
   auto bad = [&](std::string_view why) {
-    return errorf(Errc::kInvalidArgument, "-v \"{}\": {} (expected SRC:DST[:ro], SRC an absolute "
-                  "host path or a volume name)", text, why);
+    return errorf(Errc::kInvalidArgument,
+                  "-v \"{}\": {} (expected SRC:DST[:ro], SRC an absolute "
+                  "host path or a volume name)",
+                  text, why);
   };
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -235,11 +237,14 @@ int run_container(const RunArgs& args) {
   }
   // WebAssembly modules and artifacts go to the wasm backend (cmd_run_wasm.cc).
   std::vector<std::string> container_flags;
-  const std::pair<bool, const char*> flags[] = {
-      {args.interactive, "-i"},        {args.tty, "-t"},
-      {args.restart != "no", "--restart"}, {!args.cpus.empty(), "--cpus"},
-      {!args.user.empty(), "-u"},      {!args.volumes.empty(), "-v"},
-      {args.network != "bridge", "--network"}, {!args.publish.empty(), "-p"}};
+  const std::pair<bool, const char*> flags[] = {{args.interactive, "-i"},
+                                                {args.tty, "-t"},
+                                                {args.restart != "no", "--restart"},
+                                                {!args.cpus.empty(), "--cpus"},
+                                                {!args.user.empty(), "-u"},
+                                                {!args.volumes.empty(), "-v"},
+                                                {args.network != "bridge", "--network"},
+                                                {!args.publish.empty(), "-p"}};
   for (const auto& [given, flag] : flags) {
     if (given) container_flags.emplace_back(flag);
   }
@@ -415,7 +420,8 @@ int with_any_container(const std::string& text,
     if (!done) return fail(done.error());
     return 0;
   }
-  return with_container(text, [&](LinuxRuntime& rt, const ContainerId& id) { return body(rt, id); });
+  return with_container(text,
+                        [&](LinuxRuntime& rt, const ContainerId& id) { return body(rt, id); });
 }
 
 }  // namespace
@@ -451,44 +457,49 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("stop", "Stop a container: stop signal, then SIGKILL");
-    auto name = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("stop", "Stop containers: stop signal, then SIGKILL");
+    auto names = std::make_shared<std::vector<std::string>>();
     auto seconds = std::make_shared<int>(10);
     cmd->add_option("-t,--time", *seconds, "seconds to wait before SIGKILL (default 10)");
-    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
+    cmd->add_option("CONTAINER", *names, "container names, ids or unique id prefixes")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_any_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) {
-          return rt.stop_container(id, std::chrono::seconds(*seconds));
+        return for_each_container(*names, [&](const std::string& name) {
+          return with_any_container(name, [&](runtime::Runtime& rt, const ContainerId& id) {
+            return rt.stop_container(id, std::chrono::seconds(*seconds));
+          });
         });
       };
     });
   }
   {
-    auto* cmd = app.add_subcommand("rm", "Remove a container");
-    auto name = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("rm", "Remove containers");
+    auto names = std::make_shared<std::vector<std::string>>();
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("-f,--force", *force, "kill it first when it is running");
-    cmd->add_option("CONTAINER", *name, "container name, id or unique id prefix")->required();
+    cmd->add_option("CONTAINER", *names, "container names, ids or unique id prefixes")->required();
     cmd->callback([=, &commands] {
       commands.selected = [=] {
-        return with_any_container(*name, [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
-          ZLAYER_TRY(state, rt.container_state(id));
-          if (!*force && !state.is_finished() &&
-              state.phase != runtime::ContainerState::Phase::kCreated) {
-            return errorf(Errc::kFailedPrecondition,
-                          "container {} is {}; stop it first or use rm -f", id.str(),
-                          state.phase_name());
-          }
-          // -f: SIGKILL first (remove also does, but a kill that fails should say so).
-          if (*force && state.can_stop()) {
-            if (auto killed = rt.kill_container(id, SIGKILL);
-                !killed && killed.error().code != Errc::kFailedPrecondition &&
-                killed.error().code != Errc::kNotFound) {
-              return killed;
-            }
-          }
-          return rt.remove_container(id);
+        return for_each_container(*names, [&](const std::string& name) {
+          return with_any_container(
+              name, [&](runtime::Runtime& rt, const ContainerId& id) -> Status {
+                ZLAYER_TRY(state, rt.container_state(id));
+                if (!*force && !state.is_finished() &&
+                    state.phase != runtime::ContainerState::Phase::kCreated) {
+                  return errorf(Errc::kFailedPrecondition,
+                                "container {} is {}; stop it first or use rm -f", id.str(),
+                                state.phase_name());
+                }
+                // -f: SIGKILL first (remove also does, but a kill that fails should say so).
+                if (*force && state.can_stop()) {
+                  if (auto killed = rt.kill_container(id, SIGKILL);
+                      !killed && killed.error().code != Errc::kFailedPrecondition &&
+                      killed.error().code != Errc::kNotFound) {
+                    return killed;
+                  }
+                }
+                return rt.remove_container(id);
+              });
         });
       };
     });
@@ -509,9 +520,8 @@ void register_run_commands(CLI::App& app, Commands& commands) {
     cmd->callback([=, &commands] {
       commands.selected = [=]() -> int {
         const auto now = SystemClock::instance().wall_now();
-        for (const auto& [flag, text, field] :
-             {std::tuple{"--since", since, &options->since},
-              std::tuple{"--until", until, &options->until}}) {
+        for (const auto& [flag, text, field] : {std::tuple{"--since", since, &options->since},
+                                                std::tuple{"--until", until, &options->until}}) {
           if (text->empty()) continue;
           auto parsed = parse_time_or_duration(*text, now);
           if (!parsed) {

@@ -83,6 +83,16 @@ Result<ContainerId> resolve_container_id(std::string_view text,
   return errorf(Errc::kNotFound, "no such container: {}", text);
 }
 
+int for_each_container(const std::vector<std::string>& names,
+                       const std::function<int(const std::string&)>& one) {
+  int first_failure = 0;
+  for (const auto& name : names) {
+    int code = one(name);
+    if (code != 0 && first_failure == 0) first_failure = code;
+  }
+  return first_failure;
+}
+
 int with_container(const std::string& text,
                    const std::function<Status(LinuxRuntime&, const ContainerId&)>& body) {
   auto backend = open_backend();

@@ -44,6 +44,12 @@ Result<Backend> open_backend();
 Result<ContainerId> resolve_container_id(std::string_view text,
                                          const std::vector<ContainerId>& known);
 
+// Docker's verbs that take several containers (`stop a b`, `rm -f a b`, `kill a b`): runs `one`
+// (an exit code) for each name in order and goes on after a failure, as Docker does. Returns 0
+// when every one returned 0, else the first non-zero code.
+int for_each_container(const std::vector<std::string>& names,
+                       const std::function<int(const std::string&)>& one);
+
 // Opens the backend, resolves `text` and runs `body`; prints its error and returns 1 on failure,
 // else 0.
 int with_container(
