@@ -808,6 +808,23 @@ void ServiceManager::record_service(Service& service) {
 // ---------------------------------------------------------------------------------------------
 // One replica
 
+ServiceManager::ReplicaRef ServiceManager::ref_to(const Service& service,
+                                                  const Replica& replica) const {
+  return ReplicaRef{alive_, service.name, replica.status.id.replica, replica.incarnation};
+}
+
+std::pair<ServiceManager::Service*, ServiceManager::Replica*> ServiceManager::resolve(
+    const ReplicaRef& ref) {
+  if (ref.alive.expired()) return {nullptr, nullptr};
+  Service* svc = find_service(ref.service);
+  if (svc == nullptr) return {nullptr, nullptr};
+  auto it = svc->replicas.find(ref.number);
+  if (it == svc->replicas.end() || it->second->incarnation != ref.incarnation) {
+    return {nullptr, nullptr};
+  }
+  return {svc, it->second.get()};
+}
+
 template <typename T>
 void ServiceManager::blocking(Service& service, Replica& replica, bool exclusive,
                               std::function<T()> work,
@@ -909,20 +926,8 @@ void ServiceManager::create(Service& service, Replica& replica) {
 void ServiceManager::run_init(Service& service, Replica& replica) {
   set_state(service, replica, ReplicaState::kInitializing,
             fmt::format("running {} init step(s)", replica.spec->init.steps.size()));
-  std::weak_ptr<bool> alive = alive_;
   std::string name = service.name;
-  std::uint32_t number = replica.status.id.replica;
-  std::uint64_t incarnation = replica.incarnation;
-  auto lookup = [this, alive, name, number, incarnation]() -> std::pair<Service*, Replica*> {
-    if (alive.expired()) return {nullptr, nullptr};
-    Service* svc = find_service(name);
-    if (svc == nullptr) return {nullptr, nullptr};
-    auto it = svc->replicas.find(number);
-    if (it == svc->replicas.end() || it->second->incarnation != incarnation) {
-      return {nullptr, nullptr};
-    }
-    return {svc, it->second.get()};
-  };
+  auto lookup = [this, ref = ref_to(service, replica)] { return resolve(ref); };
   replica.init = std::make_unique<InitRunner>(
       loop_, *options_.prober, options_.supervision, replica.spec->init.steps,
       [this, name](Event::Severity severity, std::string message) {
@@ -1028,20 +1033,13 @@ void ServiceManager::started(Service& service, Replica& replica, const std::stri
 }
 
 void ServiceManager::watch_exit(Service& service, Replica& replica, UniqueFd exit_fd) {
-  std::weak_ptr<bool> alive = alive_;
-  std::string name = service.name;
-  std::uint32_t number = replica.status.id.replica;
-  std::uint64_t incarnation = replica.incarnation;
   // Runs on the watcher's thread; the manager's destructor cancels every watch first, so `this`
   // and the loop are alive whenever it runs.
-  auto fired = [this, alive, name, number, incarnation] {
-    loop_.post([this, alive, name, number, incarnation] {
-      if (alive.expired()) return;
-      Service* svc = find_service(name);
-      if (svc == nullptr) return;
-      auto it = svc->replicas.find(number);
-      if (it == svc->replicas.end() || it->second->incarnation != incarnation) return;
-      Replica& r = *it->second;
+  auto fired = [this, ref = ref_to(service, replica)] {
+    loop_.post([this, ref] {
+      auto [svc, found] = resolve(ref);
+      if (found == nullptr) return;
+      Replica& r = *found;
       r.exit_watch = 0;
       runtime::Runtime* rt = svc->runtime.runtime;
       ContainerId id = r.status.id;
@@ -1072,18 +1070,11 @@ void ServiceManager::ended(Service& service, Replica& replica, Failure failure) 
 }
 
 void ServiceManager::schedule_poll(Service& service, Replica& replica) {
-  std::weak_ptr<bool> alive = alive_;
-  std::string name = service.name;
-  std::uint32_t number = replica.status.id.replica;
-  std::uint64_t incarnation = replica.incarnation;
   replica.poll_timer = loop_.schedule_after(
-      options_.supervision.exit_poll_interval, [this, alive, name, number, incarnation] {
-        if (alive.expired()) return;
-        Service* svc = find_service(name);
-        if (svc == nullptr) return;
-        auto it = svc->replicas.find(number);
-        if (it == svc->replicas.end() || it->second->incarnation != incarnation) return;
-        Replica& r = *it->second;
+      options_.supervision.exit_poll_interval, [this, ref = ref_to(service, replica)] {
+        auto [svc, found] = resolve(ref);
+        if (found == nullptr) return;
+        Replica& r = *found;
         r.poll_timer = 0;
         runtime::Runtime* rt = svc->runtime.runtime;
         ContainerId id = r.status.id;
@@ -1115,17 +1106,10 @@ void ServiceManager::schedule_poll(Service& service, Replica& replica) {
 }
 
 void ServiceManager::schedule_probe(Service& service, Replica& replica, Clock::Duration delay) {
-  std::weak_ptr<bool> alive = alive_;
-  std::string name = service.name;
-  std::uint32_t number = replica.status.id.replica;
-  std::uint64_t incarnation = replica.incarnation;
-  replica.probe_timer = loop_.schedule_after(delay, [this, alive, name, number, incarnation] {
-    if (alive.expired()) return;
-    Service* svc = find_service(name);
-    if (svc == nullptr) return;
-    auto it = svc->replicas.find(number);
-    if (it == svc->replicas.end() || it->second->incarnation != incarnation) return;
-    Replica& r = *it->second;
+  replica.probe_timer = loop_.schedule_after(delay, [this, ref = ref_to(service, replica)] {
+    auto [svc, found] = resolve(ref);
+    if (found == nullptr) return;
+    Replica& r = *found;
     r.probe_timer = 0;
     if (!r.probe) return;
     ProbePlan plan = *r.probe;
@@ -1247,18 +1231,11 @@ void ServiceManager::restart_after(Service& service, Replica& replica, Clock::Du
     set_state(service, replica, ReplicaState::kCrashLoopBackoff,
               fmt::format("{}; next restart in {}", reason, seconds_text(delay)),
               Event::Severity::kWarning);
-    std::weak_ptr<bool> alive = alive_;
-    std::string name = service.name;
-    std::uint32_t number = replica.status.id.replica;
-    std::uint64_t incarnation = replica.incarnation;
-    replica.restart_timer = loop_.schedule_after(delay, [this, alive, name, number, incarnation] {
-      if (alive.expired()) return;
-      Service* svc = find_service(name);
-      if (svc == nullptr) return;
-      auto it = svc->replicas.find(number);
-      if (it == svc->replicas.end() || it->second->incarnation != incarnation) return;
-      it->second->restart_timer = 0;
-      recreate(*svc, *it->second);
+    replica.restart_timer = loop_.schedule_after(delay, [this, ref = ref_to(service, replica)] {
+      auto [svc, found] = resolve(ref);
+      if (found == nullptr) return;
+      found->restart_timer = 0;
+      recreate(*svc, *found);
     });
     return;
   }

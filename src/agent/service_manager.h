@@ -160,6 +160,17 @@ class ServiceManager {
   std::uint32_t lowest_free_number(const Service& service) const;
 
   // Replica level.
+  // How a callback that may run after its replica was replaced or removed finds it again.
+  struct ReplicaRef {
+    std::weak_ptr<bool> alive;  // the manager's
+    std::string service;
+    std::uint32_t number = 0;
+    std::uint64_t incarnation = 0;
+  };
+  ReplicaRef ref_to(const Service& service, const Replica& replica) const;
+  // The service and replica `ref` names when the manager, the replica and the same container
+  // (incarnation) are all still there; else {nullptr, nullptr}.
+  std::pair<Service*, Replica*> resolve(const ReplicaRef& ref);
   Replica& launch(Service& service, std::uint32_t number,
                   std::shared_ptr<const spec::ServiceSpec> spec);
   void create(Service& service, Replica& replica);
