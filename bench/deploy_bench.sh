@@ -7,7 +7,8 @@
 # cgroup parent zlayer-dbench-PID and ZLAYER_* dirs under mktemp -d /var/tmp/zlayer-dbench.XXXXXX;
 # the EXIT trap stops deploy (SIGINT, wait) and removes the namespace, cgroups and dirs.
 # Knobs: BUILD_DIR, ZLAYER_BIN, SIZES ("1 10 50"), CPU_REPLICAS (100), EXEC_REPLICAS (20),
-# CPU_SECONDS (30), SETTLE (10 s after all healthy before measuring). See bench/README.md.
+# CPU_SECONDS (30), SETTLE (10 s after all healthy before measuring), CHECKS ("tcp http exec":
+# which CPU measurements to run). See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-$PWD/build}
@@ -17,6 +18,7 @@ CPU_REPLICAS=${CPU_REPLICAS:-100}
 EXEC_REPLICAS=${EXEC_REPLICAS:-20}
 CPU_SECONDS=${CPU_SECONDS:-30}
 SETTLE=${SETTLE:-10}
+CHECKS=${CHECKS:-tcp http exec}
 
 [ "$(id -u)" = 0 ] || { echo "deploy_bench.sh: needs root (netns, mounts, cgroups)" >&2; exit 1; }
 [ -x "$ZLAYER_BIN" ] || { echo "deploy_bench.sh: $ZLAYER_BIN not built" >&2; exit 1; }
@@ -157,7 +159,12 @@ for n in $SIZES; do
 done
 
 echo "-- deploy's CPU use while supervising (settle ${SETTLE}s, measure ${CPU_SECONDS}s; target < 2 %)"
-measure_cpu cputcp "$CPU_REPLICAS" "$TCP_CHECK" "tcp check every 1s"
-measure_cpu cpuhttp "$CPU_REPLICAS" "$HTTP_CHECK" "http check every 1s"
-measure_cpu cpuexec "$EXEC_REPLICAS" "$EXEC_CHECK" "command (exec) check every 1s"
+for check in $CHECKS; do
+  case $check in
+    tcp) measure_cpu cputcp "$CPU_REPLICAS" "$TCP_CHECK" "tcp check every 1s" ;;
+    http) measure_cpu cpuhttp "$CPU_REPLICAS" "$HTTP_CHECK" "http check every 1s" ;;
+    exec) measure_cpu cpuexec "$EXEC_REPLICAS" "$EXEC_CHECK" "command (exec) check every 1s" ;;
+    *) echo "deploy_bench.sh: CHECKS: unknown check \"$check\" (tcp, http, exec)" >&2; exit 2 ;;
+  esac
+done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
