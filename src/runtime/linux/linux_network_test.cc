@@ -258,6 +258,22 @@ TEST_F(LinuxNetworkTest, RemoveReleasesTheAddressRulesVethAndNamespace) {
   EXPECT_EQ(runtime_->container_ip(a).error().code, Errc::kNotFound);
 }
 
+// CNI DEL is best effort: when it fails (here the NAT chains it wants to delete are gone, as
+// when they lived in a network namespace deleted since), the container is still removed, with
+// its namespace, veth and address.
+TEST_F(LinuxNetworkTest, RemoveSucceedsWhenTheNetworkTeardownFails) {
+  ContainerId a = start("gone", bridged({"sleep", "1000"}));
+  const fs::path netns = runtime_->netns_path(a);
+  ASSERT_TRUE(is_netns(netns));
+  ASSERT_TRUE(run_command({"iptables", "-w", "-t", "nat", "-F"}));
+  ASSERT_TRUE(run_command({"iptables", "-w", "-t", "nat", "-X"}));
+  ASSERT_TRUE(runtime_->remove_container(a));
+  EXPECT_FALSE(fs::exists(netns));
+  EXPECT_EQ(veth_count(), 0u);
+  EXPECT_EQ(addresses_in_use(), 0u);
+  EXPECT_EQ(runtime_->container_state(a).error().code, Errc::kNotFound);
+}
+
 TEST_F(LinuxNetworkTest, FailedCreateUndoesTheNetwork) {
   // The ADD succeeds, then the bundle fails (unknown user): DEL and the namespace go too.
   ContainerId id{zlayer::testing::unique_container_id("bad"), 1};

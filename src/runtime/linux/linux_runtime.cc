@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <ctime>
@@ -423,7 +424,14 @@ Status LinuxRuntime::remove_container(const ContainerId& id) {
     }
   }
   ZLAYER_CHECK(oci_.remove(id.str(), /*force=*/true));
-  ZLAYER_CHECK(detach_network(id));
+  if (auto detached = detach_network(id); !detached) {
+    // CNI DEL is best effort (CNI spec: DEL should succeed when resources are already gone):
+    // a failed teardown — e.g. iptables rules that lived in a network namespace deleted since —
+    // must not make the container impossible to remove, as with `podman rm -f`.
+    spdlog::warn("container {}: network teardown failed, removing it anyway: {}", id.str(),
+                 detached.error().message);
+    ZLAYER_CHECK(delete_netns(netns_path(id)));
+  }
   ZLAYER_CHECK(image::unmount_rootfs(container_dir(id), /*remove_dirs=*/true));
   ZLAYER_CHECK(remove_cgroup(layout_, cgroups_path(id)));
   ZLAYER_CHECK(remove_tree(container_dir(id)));
