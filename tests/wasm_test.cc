@@ -5,6 +5,8 @@
 // exit codes; the module cache (no second blob download); `ps` from another process; and
 // failed{agent exited} once the process that ran a module is killed.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -259,6 +261,20 @@ TEST_F(WasmTest, AnotherProcessSeesTheModuleAndRecordsItFailedWhenItsAgentDies) 
   auto ps = agent({"ps"});
   EXPECT_NE(ps.out.find("spinner-rep-1"), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("running"), std::string::npos) << ps.out;
+  // inspect and ps --format json show modules of another process like containers.
+  auto inspected = agent({"inspect", "spinner"});
+  ASSERT_EQ(inspected.exit_code, 0) << inspected.err;
+  auto details = nlohmann::json::parse(inspected.out, nullptr, false);
+  ASSERT_TRUE(details.is_array() && details.size() == 1) << inspected.out;
+  EXPECT_EQ(details[0]["id"], "spinner-rep-1");
+  EXPECT_EQ(details[0]["state"]["status"], "running");
+  EXPECT_EQ(details[0]["oci_runtime"], "wasm");
+  EXPECT_TRUE(fs::exists(details[0]["log_path"].get<std::string>()));
+  auto listed = nlohmann::json::parse(agent({"ps", "--format", "json"}).out, nullptr, false);
+  ASSERT_TRUE(listed.is_array());
+  bool found = false;
+  for (const auto& row : listed) found = found || row["id"] == "spinner-rep-1";
+  EXPECT_TRUE(found) << listed.dump();
   // Another process cannot stop it (it lives in the agent that runs it) and says so.
   auto stop = agent({"stop", "spinner"});
   EXPECT_EQ(stop.exit_code, 1);

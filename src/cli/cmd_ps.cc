@@ -1,4 +1,5 @@
-// `ps [-a] [--format json]`: the containers of the linux backend, running ones unless -a.
+// `ps [-a] [--format json]`: the containers of the linux and wasm backends, running ones unless
+// -a.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -31,6 +32,13 @@ int list_containers(bool all, const std::string& format) {
     if (!all && details->state.is_finished()) continue;
     rows.push_back(std::move(*details));
   }
+  // WASM modules (run by `run` or a deploy, in any process) are containers too, as in the table.
+  auto modules = wasm_container_details();
+  if (!modules) return fail(modules.error());
+  for (auto& d : *modules) {
+    if (!all && d.state.is_finished()) continue;
+    rows.push_back(std::move(d));
+  }
   if (format == "json") {
     std::printf("%s\n", ps_json(rows).dump(2).c_str());
     return 0;
@@ -39,6 +47,9 @@ int list_containers(bool all, const std::string& format) {
   for (const auto& d : rows) {
     std::string status(d.state.phase_name());
     if (d.state.exit) status += " (" + std::to_string(d.state.exit->exit_code) + ")";
+    if (d.state.phase == runtime::ContainerState::Phase::kFailed && !d.state.reason.empty()) {
+      status += " (" + d.state.reason + ")";
+    }
     if (d.state.restart_count > 0) {
       status += fmt::format(", restarted {} time{}", d.state.restart_count,
                             d.state.restart_count == 1 ? "" : "s");
@@ -48,7 +59,6 @@ int list_containers(bool all, const std::string& format) {
     std::printf("%-40s %-32s %-24s %s\n", d.id.str().c_str(), d.image.c_str(),
                 ("\"" + command + "\"").c_str(), status.c_str());
   }
-  print_wasm_containers(all);
   return 0;
 }
 

@@ -178,27 +178,36 @@ Result<std::unique_ptr<runtime::Runtime>> open_wasm_runtime() {
   return std::unique_ptr<runtime::Runtime>(std::move(rt));
 }
 
-void print_wasm_containers(bool all) {
-  auto rt = open_wasm_runtime();
-  if (!rt) {
-    std::fprintf(stderr, "zlayer-agent: %s\n", rt.error().message.c_str());
-    return;
+Result<std::vector<runtime::linux::ContainerDetails>> wasm_container_details() {
+  ZLAYER_TRY(config, wasm_config());
+  ZLAYER_TRY(rt, WasmRuntime::open(config, nullptr));
+  ZLAYER_TRY(db, state::StateDb::open(config.paths.state_db()));
+  ZLAYER_TRY(rows, db.query("SELECT id, image, created_at, started_at, finished_at FROM "
+                            "containers WHERE backend = 'wasm' ORDER BY id"));
+  const auto time_of = [](const state::Value& v) -> std::optional<Clock::WallTime> {
+    if (!std::holds_alternative<std::int64_t>(v)) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(state::as_int(v)));
+  };
+  std::vector<runtime::linux::ContainerDetails> out;
+  for (const auto& row : rows) {
+    auto id = ContainerId::parse(state::as_string(row[0]));
+    if (!id) continue;  // not one of ours
+    auto state = rt->container_state(*id);
+    if (!state && state.error().code == Errc::kNotFound) continue;  // removed meanwhile
+    if (!state) return unexpected(state.error());
+    runtime::linux::ContainerDetails d;
+    d.id = *id;
+    d.image = state::as_string(row[1]);
+    d.state = *state;
+    d.created_at = time_of(row[2]);
+    d.started_at = time_of(row[3]);
+    d.finished_at = time_of(row[4]);
+    d.network_mode = "none";
+    d.log_path = rt->log_path(*id);
+    d.oci_runtime = "wasm";
+    out.push_back(std::move(d));
   }
-  auto ids = (*rt)->list_containers();
-  if (!ids) {
-    std::fprintf(stderr, "zlayer-agent: %s\n", ids.error().message.c_str());
-    return;
-  }
-  for (const auto& id : *ids) {
-    auto state = (*rt)->container_state(id);
-    std::string status = state ? std::string(state->phase_name()) : "unknown";
-    if (state && state->exit) status += " (" + std::to_string(state->exit->exit_code) + ")";
-    if (state && state->phase == runtime::ContainerState::Phase::kFailed) {
-      status += " (" + state->reason + ")";
-    }
-    if (!all && state && state->is_finished()) continue;
-    std::printf("%-40s %s\n", id.str().c_str(), status.c_str());
-  }
+  return out;
 }
 
 }  // namespace zlayer::cli

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "runtime/linux/linux_runtime.h"
 #include "runtime/runtime.h"
 
 namespace zlayer::cli {
@@ -39,7 +40,10 @@ bool is_wasm_container(const std::string& name);
 // A wasm backend for verbs on existing containers (logs, stop, rm, ps).
 Result<std::unique_ptr<runtime::Runtime>> open_wasm_runtime();
 
-// The wasm backend's instances for `ps`: one line each, same columns as containers.
-void print_wasm_containers(bool all);
+// Every instance of the wasm backend (modules run by `run` or by a deploy, in whichever process),
+// as `ps` and `inspect` show containers: id, image, state (a module whose process is gone is
+// failed{agent exited}), created/started/finished times, the CRI log path; network "none", no
+// pid, no bundle, oci_runtime "wasm". Errors: state.db's.
+Result<std::vector<runtime::linux::ContainerDetails>> wasm_container_details();
 
 }  // namespace zlayer::cli
