@@ -312,6 +312,31 @@ TEST_P(RunAttachRestartTest, StopEndsAContainerWaitingToRestart) {
   EXPECT_TRUE(state->is_finished()) << state->phase_name();
 }
 
+// `kill` of a container waiting to restart is refused as Docker refuses it ("is restarting"),
+// with our words rather than the OCI runtime's, and does not stop it from restarting.
+TEST_P(RunAttachRestartTest, KillOfAContainerWaitingToRestartSaysSo) {
+  const std::string name = testing::unique_container_id("waitkill");
+  ContainerId id{name, 1};
+  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
+                    image_ref_, "false"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  created_.push_back(id);
+  // From the fourth restart on the backoff (800 ms and more) dwarfs the run of `false`.
+  ASSERT_TRUE(eventually([&] {
+    auto s = runtime_->container_state(id);
+    return s && s->restart_count >= 4 && s->phase == ContainerState::Phase::kPending;
+  }));
+  const int before = runtime_->container_state(id)->restart_count;
+  auto killed = agent({"kill", name});
+  EXPECT_EQ(killed.exit_code, 1);
+  EXPECT_NE(killed.err.find("is restarting after"), std::string::npos) << killed.err;
+  EXPECT_NE(killed.err.find("wait until it runs"), std::string::npos) << killed.err;
+  ASSERT_TRUE(eventually([&] {
+    auto s = runtime_->container_state(id);
+    return s && s->restart_count > before;
+  })) << "it keeps restarting";
+}
+
 INSTANTIATE_TEST_SUITE_P(Runtimes, RunAttachRestartTest, ::testing::Values("crun", "runc"),
                          [](const auto& param_info) { return param_info.param; });
 

@@ -382,6 +382,17 @@ Status LinuxRuntime::stop_container(const ContainerId& id, std::chrono::millisec
 
 Status LinuxRuntime::kill_container(const ContainerId& id, int signal) {
   ZLAYER_TRY(rec, record(id));
+  // As Docker: only a running container takes signals; one waiting to restart says so (and is
+  // not stopped by the attempt).
+  ZLAYER_TRY(state, container_state(id));
+  if (state.phase == ContainerState::Phase::kPending && !state.reason.empty()) {
+    return errorf(Errc::kFailedPrecondition,
+                  "container {} is {}; wait until it runs, or stop it", id.str(), state.reason);
+  }
+  if (!state.can_stop()) {
+    return errorf(Errc::kFailedPrecondition, "container {} is not running (it is {})", id.str(),
+                  state.phase_name());
+  }
   // Docker's rule: a container the user signals is "manually stopped" and not restarted when
   // that signal ends it.
   ZLAYER_CHECK(request_stop(container_dir(id), rec.monitor_pid, "kill"));
