@@ -568,46 +568,41 @@ void ServiceManager::shutdown_next() {
 }
 
 void ServiceManager::stop_service(Service& service, bool remove, std::function<void()> done) {
-  // Highest replica first, one at a time.
-  std::optional<std::uint32_t> highest;
+  // Every replica at once, as `docker compose down` and the deletion of a Deployment's pods do:
+  // one at a time, a service of N replicas that ignore the stop signal took N grace periods.
+  // The stops are issued highest replica first, so the executor takes them in that order.
+  std::vector<Replica*> targets;
   for (auto it = service.replicas.rbegin(); it != service.replicas.rend(); ++it) {
-    const auto& status = it->second->status;
-    bool finished_stopping = !status.desired_running && (status.state == ReplicaState::kStopped ||
-                                                         status.state == ReplicaState::kFailed);
-    if (remove || !finished_stopping) {
-      highest = it->first;
-      break;
+    Replica& replica = *it->second;
+    const bool ended = replica.status.state == ReplicaState::kStopped ||
+                       replica.status.state == ReplicaState::kFailed;
+    if (!remove && ended) {
+      if (replica.status.desired_running) {
+        // Already ended: only marked as not wanted (nothing is restarted any more).
+        replica.status.desired_running = false;
+        cancel_timers(replica);
+        set_state(service, replica, replica.status.state, "service stopped");
+      }
+      continue;
     }
+    targets.push_back(&replica);
   }
-  if (!highest) {
+  if (targets.empty()) {
     done();
     return;
   }
-  std::string name = service.name;
+  auto pending = std::make_shared<std::size_t>(targets.size());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
   std::weak_ptr<bool> alive = alive_;
-  Replica& replica = *service.replicas.at(*highest);
-  auto next = [this, alive, name, remove, done = std::move(done)]() mutable {
-    if (alive.expired()) return;
-    Service* again = find_service(name);
-    if (again == nullptr) {
-      done();
-      return;
-    }
-    stop_service(*again, remove, std::move(done));
-  };
-  if (!remove && (replica.status.state == ReplicaState::kStopped ||
-                  replica.status.state == ReplicaState::kFailed)) {
-    // Already ended: mark it as not wanted so the walk moves past it.
-    replica.status.desired_running = false;
-    cancel_timers(replica);
-    set_state(service, replica, replica.status.state, "service stopped");
-    next();
-    return;
+  const std::string reason = shutting_down_ ? "deployment shutting down"
+                                            : (remove ? "service removed" : "service stopped");
+  // stop_replica's callbacks arrive through the loop, never from inside this walk.
+  for (Replica* replica : targets) {
+    stop_replica(service, *replica, remove, reason, [alive, pending, finish] {
+      if (alive.expired()) return;
+      if (--*pending == 0 && *finish) (*finish)();
+    });
   }
-  stop_replica(service, replica, remove,
-               shutting_down_ ? "deployment shutting down"
-                              : (remove ? "service removed" : "service stopped"),
-               std::move(next));
 }
 
 // ---------------------------------------------------------------------------------------------

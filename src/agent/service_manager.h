@@ -119,10 +119,12 @@ class ServiceManager {
   // stops the highest-numbered replicas first, one at a time.
   // Errors: kNotFound (no such service), kFailedPrecondition (job/cron service, shutting down).
   Status scale(const std::string& service, std::uint32_t replicas);
-  // Stops and removes every replica of `service`, then forgets it. Errors: kNotFound.
+  // Stops and removes every replica of `service` (all at once), then forgets it.
+  // Errors: kNotFound.
   Status remove_service(const std::string& service);
-  // Stops every service in reverse dependency order (each one's replicas highest first, stopped
-  // and removed) and restarts nothing meanwhile; `done` runs once everything is gone.
+  // Stops every service in reverse dependency order (all replicas of a service at once, the stops
+  // issued highest replica first; each stopped and removed; the next service once the previous
+  // one is gone) and restarts nothing meanwhile; `done` runs once everything is gone.
   void shutdown(std::function<void()> done);
 
   // ---- queries ----

@@ -914,3 +914,41 @@ TEST(ServiceManager, AnExitWatcherSeesAnEndWithoutPolling) {
 
 }  // namespace
 }  // namespace zlayer::agent
+
+namespace zlayer::agent {
+namespace {
+
+// Shutdown stops all replicas of a service at once (their stops are in flight together), and
+// the next service (its dependency) only once every one of them is gone.
+TEST(ServiceManager, ShutdownStopsAServicesReplicasTogetherAndServicesInOrder) {
+  testing::QueuedExecutor executor;
+  Harness h({}, &executor);
+  auto api = service(3);
+  api.depends.push_back(spec::DependsSpec{"db", spec::DependencyCondition::kStarted, seconds(60),
+                                          spec::TimeoutAction::kFail});
+  ASSERT_TRUE(h.manager->deploy(deployment({{"api", api}, {"db", service(1)}})));
+  for (int i = 0; i < 20 && (executor.run_queued() > 0 || h.loop.run_until_idle() > 0); ++i) {
+    h.settle();
+  }
+  ASSERT_EQ(h.manager->replicas().size(), 4u);
+  h.runtime.clear_journal();
+  bool done = false;
+  h.manager->shutdown([&] { done = true; });
+  h.settle();
+  // The three stops of api are queued together; db's is not issued yet.
+  EXPECT_EQ(executor.queued(), 3u);
+  executor.run_queued();
+  EXPECT_EQ(journal_for(h.runtime, "stop"),
+            (std::vector<std::string>{"api-rep-3", "api-rep-2", "api-rep-1"}));
+  h.settle();
+  EXPECT_EQ(executor.queued(), 1u);  // now db
+  executor.run_queued();
+  h.settle();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(journal_for(h.runtime, "stop"),
+            (std::vector<std::string>{"api-rep-3", "api-rep-2", "api-rep-1", "db-rep-1"}));
+  EXPECT_TRUE(h.runtime.containers().empty());
+}
+
+}  // namespace
+}  // namespace zlayer::agent

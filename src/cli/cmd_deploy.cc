@@ -387,8 +387,11 @@ Result<int> run_foreground(const spec::DeploymentSpec& spec, const std::string& 
   options.exit_watcher = exit_watcher.get();
   int exit_code = 0;
   {
-    auto pool =
-        std::make_unique<agent::ThreadPool>(std::max(4U, std::thread::hardware_concurrency()));
+    // Most blocking calls wait rather than compute (a stop waits up to its grace period for the
+    // container, a probe for its answer), so the pool is wider than the CPU count: 16 stops of
+    // containers that ignore SIGTERM take one grace period, not 16.
+    auto pool = std::make_unique<agent::ThreadPool>(
+        std::max(16U, 2 * std::thread::hardware_concurrency()));
     agent::EventLoop loop(clock, *pool);
     agent::ServiceManager manager(loop, recorder, options);
     // Endpoints listen on every host address (the bridge gateway included) before anything
