@@ -235,7 +235,7 @@ services:
     image: {{ name: "{0}" }}
     command:
       entrypoint: [/bin/busybox, sh, -c]
-      args: ["web=$(/bin/busybox awk '$2 == \"web.service\" {{ print $1; exit }}' /etc/hosts); while true; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc $web {1} 2>&1; sleep 0.5; done"]
+      args: ["web=$(/bin/busybox awk '$2 == \"web.service\" {{ print $1; exit }}' /etc/hosts); while true; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 2 $web {1} 2>&1; sleep 0.5; done"]
     depends: [ {{ service: web, condition: healthy, timeout: 60s }} ]
 )",
                            image_, port));
@@ -252,12 +252,20 @@ services:
   // static busybox cannot resolve names itself (static glibc without NSS modules; its wget
   // crashes in a container), so the script looks web.service up in /etc/hosts, where the agent
   // put it, and speaks HTTP through nc.
+  // A client retries (nc -w 2): on a loaded machine the first SYNs of a new container were seen
+  // unanswered for several seconds (SYN-SENT), beyond TCP's own 1 s/3 s/7 s retransmits.
   bool called = false;
-  for (int i = 0; i < 100 && !called; ++i) {
+  for (int i = 0; i < 300 && !called; ++i) {
     called = agent({"logs", "worker-rep-1"}).out.find("hello from") != std::string::npos;
     if (!called) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_TRUE(called) << agent({"logs", "worker-rep-1"}).out.substr(0, 2000);
+  if (!called) {
+    const auto logs = agent({"logs", "worker-rep-1"});
+    ADD_FAILURE() << "the worker never got a page; its log: " << logs.out.substr(0, 2000)
+                  << logs.err << "\n/etc/hosts: " << agent({"exec", "worker-rep-1", "cat", "/etc/hosts"}).out
+                  << "\nprocesses: " << agent({"exec", "worker-rep-1", "ps"}).out
+                  << "\nps: " << agent({"ps"}).out << "\ndeploy:\n" << deploy_log();
+  }
 
   // `ps` from another process sees the replicas.
   EXPECT_NE(agent({"ps"}).out.find("web-rep-2"), std::string::npos);
