@@ -58,7 +58,7 @@ class NetnsProcess {
 // (a server that is still starting), other failures are returned at once.
 // Errors: kUnavailable (refused/timed out until patience ran out), errno-mapped others.
 Result<std::string> http_get(const std::string& ip, std::uint16_t port,
-                             std::chrono::milliseconds patience = std::chrono::seconds(10));
+                             std::chrono::milliseconds patience = std::chrono::seconds(30));
 
 // A random number in [low, high].
 int random_int(int low, int high);
