@@ -499,6 +499,11 @@ Status ServiceManager::scale(const std::string& name, std::uint32_t replicas) {
     }
     return errorf(Errc::kNotFound, "deployment {} has no service {:?}", deployment_, name);
   }
+  if (replicas > spec::kMaxReplicasPerService) {
+    return errorf(Errc::kInvalidArgument,
+                  "service {}: {} replicas is more than the {} one service may have on a node",
+                  name, replicas, spec::kMaxReplicasPerService);
+  }
   service->status.desired_replicas = replicas;
   record_service(*service);
   reconcile(*service);

@@ -117,7 +117,8 @@ class ServiceManager {
   Status adopt(const spec::DeploymentSpec& previous, const PersistedDeployment& persisted);
   // Sets the replica count of `service`: new replicas take the lowest free numbers, removal
   // stops the highest-numbered replicas first, one at a time.
-  // Errors: kNotFound (no such service), kFailedPrecondition (job/cron service, shutting down).
+  // Errors: kNotFound (no such service), kFailedPrecondition (job/cron service, shutting down),
+  // kInvalidArgument (more than spec::kMaxReplicasPerService).
   Status scale(const std::string& service, std::uint32_t replicas);
   // Stops and removes every replica of `service` (all at once), then forgets it.
   // Errors: kNotFound.

@@ -952,3 +952,21 @@ TEST(ServiceManager, ShutdownStopsAServicesReplicasTogetherAndServicesInOrder) {
 
 }  // namespace
 }  // namespace zlayer::agent
+
+namespace zlayer::agent {
+namespace {
+
+TEST(ServiceManager, ScaleRefusesMoreReplicasThanANodeTakes) {
+  testing::Harness h;
+  ASSERT_TRUE(h.manager->deploy(deployment({{"web", service(1)}})));
+  h.settle();
+  auto refused = h.manager->scale("web", 1000000);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("more than the 1000"), std::string::npos);
+  EXPECT_EQ(h.manager->service("web")->desired_replicas, 1u);
+  EXPECT_EQ(h.numbers("web"), (std::vector<std::uint32_t>{1}));
+}
+
+}  // namespace
+}  // namespace zlayer::agent

@@ -230,6 +230,11 @@ struct ScaleTargets {
 
 // `scale`, tagged by `mode`. Only the fields of the chosen mode are meaningful:
 // adaptive → min, max, cooldown, targets; fixed → replicas; manual → none.
+// The most replicas one service may have on this node (spec and `scale`): every replica is a
+// container with its monitor, netns and address; far above what one host runs, far below what
+// would make the owner unresponsive while it records them.
+inline constexpr std::uint32_t kMaxReplicasPerService = 1000;
+
 struct ScaleSpec {
   ScaleMode mode = ScaleMode::kAdaptive;
   std::uint32_t min = 1;

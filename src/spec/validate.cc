@@ -163,6 +163,11 @@ class Checker {
     if (s.command.workdir) container_path(p + ".command.workdir", *s.command.workdir);
     if (s.network != NetworkSpec{}) cluster_only(p + ".network");
     endpoints(p + ".endpoints", s.endpoints);
+    if (s.scale.initial_replicas() > kMaxReplicasPerService) {
+      error(p + ".scale", fmt::format("{} replicas is more than the {} one service may have on "
+                                      "a node",
+                                      s.scale.initial_replicas(), kMaxReplicasPerService));
+    }
     if (s.scale.mode == ScaleMode::kAdaptive) {
       if (s.scale.min > s.scale.max) {
         error(p + ".scale", fmt::format("min {} is greater than max {}", s.scale.min, s.scale.max));
