@@ -94,6 +94,28 @@ class RunAttachRestartTest : public ::testing::TestWithParam<std::string> {
     return false;
   }
 
+  // Starts `false` under --restart always, detached, named from `prefix`, and waits until it has
+  // been restarted `restarts` times and (with `waiting`) sits in its backoff. nullopt on failure
+  // (recorded).
+  std::optional<ContainerId> crash_looping(const std::string& prefix, int restarts,
+                                           bool waiting = false) {
+    const std::string name = testing::unique_container_id(prefix);
+    auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
+                      image_ref_, "false"});
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    if (run.exit_code != 0) return std::nullopt;
+    ContainerId id{name, 1};
+    created_.push_back(id);
+    const bool got_there = eventually([&] {
+      auto s = runtime_->container_state(id);
+      return s && s->restart_count >= restarts &&
+             (!waiting || s->phase == ContainerState::Phase::kPending);
+    });
+    EXPECT_TRUE(got_there) << name << " never reached " << restarts << " restarts";
+    if (!got_there) return std::nullopt;
+    return id;
+  }
+
   std::string log_text(const ContainerId& id) {
     std::string text;
     auto read = runtime_->container_logs(id, {}, [&](const LogEntry& e) {
@@ -271,16 +293,10 @@ TEST_P(RunAttachRestartTest, AlwaysRestartsAfterAKillFromOutsideButNotAfterStop)
 }
 
 TEST_P(RunAttachRestartTest, RemoveEndsAContainerWaitingToRestart) {
-  const std::string name = testing::unique_container_id("loop");
-  ContainerId id{name, 1};
-  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
-                    image_ref_, "false"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  created_.push_back(id);
-  ASSERT_TRUE(eventually([&] {
-    auto s = runtime_->container_state(id);
-    return s && s->restart_count >= 3;
-  }));
+  auto looping = crash_looping("loop", 3);
+  ASSERT_TRUE(looping);
+  const ContainerId id = *looping;
+  const std::string name = id.service;
   auto rm = agent({"rm", "-f", name});
   EXPECT_EQ(rm.exit_code, 0) << rm.err;
   EXPECT_FALSE(fs::exists(runtime_->container_dir(id)));
@@ -295,16 +311,10 @@ TEST_P(RunAttachRestartTest, RemoveEndsAContainerWaitingToRestart) {
 
 // `stop` during the restart backoff ends it cleanly (exit 0) and for good, as docker stop does.
 TEST_P(RunAttachRestartTest, StopEndsAContainerWaitingToRestart) {
-  const std::string name = testing::unique_container_id("waiting");
-  ContainerId id{name, 1};
-  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
-                    image_ref_, "false"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  created_.push_back(id);
-  ASSERT_TRUE(eventually([&] {
-    auto s = runtime_->container_state(id);
-    return s && s->restart_count >= 3;
-  }));
+  auto looping = crash_looping("waiting", 3);
+  ASSERT_TRUE(looping);
+  const ContainerId id = *looping;
+  const std::string name = id.service;
   auto stop = agent({"stop", "-t", "1", name});
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
   auto state = runtime_->container_state(id);
@@ -315,17 +325,11 @@ TEST_P(RunAttachRestartTest, StopEndsAContainerWaitingToRestart) {
 // `kill` of a container waiting to restart is refused as Docker refuses it ("is restarting"),
 // with our words rather than the OCI runtime's, and does not stop it from restarting.
 TEST_P(RunAttachRestartTest, KillOfAContainerWaitingToRestartSaysSo) {
-  const std::string name = testing::unique_container_id("waitkill");
-  ContainerId id{name, 1};
-  auto run = agent({"run", "--network", "none", "-d", "--name", name, "--restart", "always",
-                    image_ref_, "false"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  created_.push_back(id);
   // From the fourth restart on the backoff (800 ms and more) dwarfs the run of `false`.
-  ASSERT_TRUE(eventually([&] {
-    auto s = runtime_->container_state(id);
-    return s && s->restart_count >= 4 && s->phase == ContainerState::Phase::kPending;
-  }));
+  auto looping = crash_looping("waitkill", 4, /*waiting=*/true);
+  ASSERT_TRUE(looping);
+  const ContainerId id = *looping;
+  const std::string name = id.service;
   const int before = runtime_->container_state(id)->restart_count;
   auto killed = agent({"kill", name});
   EXPECT_EQ(killed.exit_code, 1);
