@@ -19,7 +19,7 @@
 #include "core/fs.h"
 #include "core/subprocess.h"
 #include "runtime/linux/linux_runtime.h"
-#include "support/image_builder.h"
+#include "support/linux_runtime_fixture.h"
 #include "support/oci_bundle.h"
 #include "support/oci_runtime.h"
 #include "support/temp_dir.h"
@@ -31,31 +31,11 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class RunAttachRestartTest : public ::testing::TestWithParam<std::string> {
+class RunAttachRestartTest : public testing::LinuxRuntimeFixture {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts, runs an OCI runtime)";
-    if (!fs::exists(testing::kBusyboxStatic)) GTEST_SKIP() << "needs busybox-static";
-    if (!testing::have_program(GetParam())) GTEST_SKIP() << "needs " << GetParam();
-    paths_ = dir_.paths();
-    auto images = image::ImageService::open(paths_, image::RegistryOptions::default_options());
-    ASSERT_TRUE(images) << images.error().message;
-    images_ = std::move(*images);
-    auto busybox = testing::busybox_image();
-    ASSERT_TRUE(busybox) << busybox.error().message;
-    const fs::path layout = dir_.path() / "layout";
-    ASSERT_TRUE(testing::write_layout(layout, {testing::LayoutTag{"latest", *busybox}}));
-    auto name = image::Reference::parse("localhost/zlayer-test/busybox:latest");
-    ASSERT_TRUE(name);
-    auto imported = images_->import_layout(layout, "latest", *name);
-    ASSERT_TRUE(imported) << imported.error().message;
-    image_ref_ = imported->image.record.name;
-    cgroup_parent_ = testing::unique_container_id("zlayer-test");
-    auto runtime = LinuxRuntime::open(
-        LinuxConfig{.paths = paths_, .oci_runtime = GetParam(), .cgroup_parent = cgroup_parent_},
-        *images_);
-    ASSERT_TRUE(runtime) << runtime.error().message;
-    runtime_ = std::move(*runtime);
+    LinuxRuntimeFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     env_ = {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
             {"ZLAYER_ROOT_DIR", paths_.root_dir.string()},
             {"ZLAYER_RUNTIME_DIR", paths_.runtime_dir.string()},
@@ -66,15 +46,9 @@ class RunAttachRestartTest : public ::testing::TestWithParam<std::string> {
             {"TERM", "xterm"}};
   }
 
-  void TearDown() override {
-    if (!runtime_) return;
-    for (const auto& id : created_) {
-      auto removed = runtime_->remove_container(id);
-      EXPECT_TRUE(removed) << removed.error().message;
-      EXPECT_FALSE(fs::exists(runtime_->container_dir(id)));
-      EXPECT_FALSE(fs::exists(runtime_->attach_socket_path(id)));
-    }
-    EXPECT_TRUE(testing::remove_cgroup_dirs(cgroup_parent_));
+  void after_remove(const ContainerId& id) override {
+    EXPECT_FALSE(fs::exists(runtime_->container_dir(id)));
+    EXPECT_FALSE(fs::exists(runtime_->attach_socket_path(id)));
   }
 
   SubprocessResult agent(std::vector<std::string> args, std::string input = {}) {
@@ -127,13 +101,6 @@ class RunAttachRestartTest : public ::testing::TestWithParam<std::string> {
     return text;
   }
 
-  testing::TempDir dir_;
-  Paths paths_;
-  std::unique_ptr<image::ImageService> images_;
-  std::string image_ref_;
-  std::string cgroup_parent_;
-  std::unique_ptr<LinuxRuntime> runtime_;
-  std::vector<ContainerId> created_;
   std::map<std::string, std::string> env_;
 };
 

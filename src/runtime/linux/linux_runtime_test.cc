@@ -13,6 +13,7 @@
 #include "core/subprocess.h"
 #include "support/agent_sandbox.h"
 #include "support/busybox_store.h"
+#include "support/linux_runtime_fixture.h"
 #include "support/oci_bundle.h"
 #include "support/oci_runtime.h"
 #include "support/temp_dir.h"
@@ -24,38 +25,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class LinuxRuntimeTest : public ::testing::TestWithParam<std::string> {
+class LinuxRuntimeTest : public testing::LinuxRuntimeFixture {
  protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts, runs an OCI runtime)";
-    if (!fs::exists(testing::kBusyboxStatic)) GTEST_SKIP() << "needs busybox-static";
-    if (!testing::have_program(GetParam())) GTEST_SKIP() << "needs " << GetParam();
-    paths_ = dir_.paths();
-    auto images = image::ImageService::open(paths_, image::RegistryOptions::default_options());
-    ASSERT_TRUE(images) << images.error().message;
-    images_ = std::move(*images);
-    auto imported = testing::import_busybox(*images_, dir_.path());
-    ASSERT_TRUE(imported) << imported.error().message;
-    image_ref_ = imported->record.name;
-    image_config_ = imported->config;
-
-    cgroup_parent_ = testing::unique_container_id("zlayer-test");
-    auto runtime = LinuxRuntime::open(
-        LinuxConfig{.paths = paths_, .oci_runtime = GetParam(), .cgroup_parent = cgroup_parent_},
-        *images_);
-    ASSERT_TRUE(runtime) << runtime.error().message;
-    runtime_ = std::move(*runtime);
-  }
-
-  void TearDown() override {
-    if (!runtime_) return;
-    for (const auto& id : created_) {
-      auto removed = runtime_->remove_container(id);
-      EXPECT_TRUE(removed) << removed.error().message;
-      expect_nothing_left(id);
-    }
-    EXPECT_TRUE(testing::remove_cgroup_dirs(cgroup_parent_));
-  }
+  void after_remove(const ContainerId& id) override { expect_nothing_left(id); }
 
   ContainerConfig config(std::vector<std::string> args) {
     ContainerConfig c;
@@ -104,14 +76,6 @@ class LinuxRuntimeTest : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(state.error().code, Errc::kNotFound);
   }
 
-  testing::TempDir dir_;
-  Paths paths_;
-  std::unique_ptr<image::ImageService> images_;
-  std::string image_ref_;
-  image::ImageConfig image_config_;
-  std::string cgroup_parent_;
-  std::unique_ptr<LinuxRuntime> runtime_;
-  std::vector<ContainerId> created_;
 };
 
 TEST_P(LinuxRuntimeTest, ExitCodesAndLogs) {
